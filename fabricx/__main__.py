@@ -1,0 +1,7 @@
+"""`python -m fabricx` is the `fabricx` command."""
+
+import sys
+
+from fabricx.cli import main
+
+sys.exit(main())

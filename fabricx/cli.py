@@ -1,0 +1,171 @@
+"""The `fabricx` command: one verb per job, Hydra's flags on every verb, heavy imports late.
+
+`fabricx --help` and `fabricx config` must answer at once, so this module imports neither
+torch nor lightning; a verb imports its runner only when it is about to run a job.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from fabricx import __version__
+from fabricx.errors import ConfigError, FabricxError, did_you_mean
+
+VERBS = {
+    "train": "train, test, export and verify one experiment (-m sweeps over overrides)",
+    "eval": "re-evaluate a finished run with its own saved config: fabricx eval run=<dir>",
+    "config": "print the composed config and validate it; runs nothing",
+}
+
+HELP = f"""usage: fabricx <verb> [key=value ...] [hydra flags]
+
+fabricx {__version__}: declarative deep-learning experiments.
+
+verbs:
+{chr(10).join(f"  {verb:<8} {text}" for verb, text in VERBS.items())}
+
+examples:
+  fabricx train                                  # digits MLP -> ONNX, verified, W&B offline
+  fabricx train optim=sgd trainer.max_epochs=5 precision=bf16-mixed
+  fabricx train -m optim.lr=0.01,0.001 seed=1,2  # one run directory per job
+  fabricx config optim=sgd                       # composed config, validated
+  fabricx eval run=runs/default/<timestamp>-<id>
+
+Every verb takes Hydra's flags (--cfg job, --info, -m, --config-dir DIR, --help).
+Config errors exit with status 2 and name the key, where it came from and the fix.
+"""
+
+# Exit codes of the jobs of this invocation (a multirun runs several in one process).
+_job_exit_codes: list[int] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(HELP, end="")
+        return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        print(f"fabricx {__version__}")
+        return 0
+    verb, rest = argv[0], argv[1:]
+    handlers: dict[str, Callable[[list[str]], int]] = {
+        "train": _train,
+        "eval": _eval,
+        "config": _config,
+    }
+    try:
+        if verb not in handlers:
+            raise ConfigError(
+                f"'{verb}' is not a fabricx verb.{did_you_mean(verb, handlers)} "
+                f"Verbs: {', '.join(handlers)} (fabricx --help)."
+            )
+        return handlers[verb](rest)
+    except FabricxError as err:
+        _report(err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("fabricx: interrupted", file=sys.stderr)
+        return 130
+
+
+def _report(err: FabricxError) -> None:
+    kind = "config error" if isinstance(err, ConfigError) else "error"
+    problems = getattr(err, "problems", None) or [str(err)]
+    if len(problems) == 1:
+        print(f"fabricx: {kind}: {problems[0]}", file=sys.stderr)
+    else:
+        print(f"fabricx: {kind}s ({len(problems)}):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+
+
+def _hydra_args(rest: list[str]) -> Any:
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+    parser.prog = "fabricx <verb>"
+    return parser.parse_args(rest)
+
+
+def _runs_a_job(args: Any) -> bool:
+    """False for Hydra's inspection flags (--help, --cfg, --info, ...), which run no job."""
+    return not (args.help or args.hydra_help or args.info or args.cfg or args.shell_completion)
+
+
+def _train(rest: list[str]) -> int:
+    from fabricx.config.compose import validate
+
+    args = _hydra_args(rest)
+    if _runs_a_job(args):
+        validate(
+            args.config_name or "train",
+            args.overrides,
+            config_dir=args.config_dir,
+            multirun=args.multirun,
+        )
+    return _run_hydra("train", rest, "fabricx.runner:train_job")
+
+
+def _eval(rest: list[str]) -> int:
+    from fabricx.config.compose import validate
+    from fabricx.config.saved import check_eval_target
+
+    args = _hydra_args(rest)
+    if _runs_a_job(args):
+        check_eval_target(validate("eval", args.overrides, multirun=args.multirun))
+    return _run_hydra("eval", rest, "fabricx.evaluate:eval_job")
+
+
+def _config(rest: list[str]) -> int:
+    """Compose, validate and print the train config; never imports torch or lightning."""
+    from omegaconf import OmegaConf
+
+    from fabricx.config.compose import validate
+
+    args = _hydra_args(rest)
+    typed = validate(
+        args.config_name or "train", args.overrides, config_dir=args.config_dir, multirun=args.multirun
+    )
+    print(OmegaConf.to_yaml(OmegaConf.structured(typed)), end="")
+    print("fabricx: config is valid", file=sys.stderr)
+    return 0
+
+
+def _run_hydra(config_name: str, rest: list[str], job: str) -> int:
+    """Run Hydra's main for `config_name` with `rest` as its command line.
+
+    Hydra reads sys.argv itself, so it is swapped for the verb's arguments while Hydra runs.
+    `job` is "module:function", imported only when a job starts (torch loads there).
+    """
+    import hydra
+
+    from fabricx.config.compose import conf_dir, register
+
+    register()
+
+    def task_function(cfg: Any) -> None:
+        module, name = job.split(":")
+        try:
+            getattr(importlib.import_module(module), name)(cfg)
+        except FabricxError as err:  # reported cleanly; a multirun goes on with the next job
+            _report(err)
+            _job_exit_codes.append(err.exit_code)
+
+    main = hydra.main(config_path=str(conf_dir()), config_name=config_name, version_base="1.3")(
+        task_function
+    )
+    saved_argv = sys.argv
+    sys.argv = [saved_argv[0], *rest]
+    _job_exit_codes.clear()
+    try:
+        main()
+    finally:
+        sys.argv = saved_argv
+    return max(_job_exit_codes, default=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,435 @@
+"""The typed schema behind every config group.
+
+Each dataclass is the schema of one group (or one option of it, as a subclass, when options
+carry different fields); the YAML files under `conf/` hold the values and name their schema
+in their defaults list (Hydra's structured-config tutorial, 5.2). A misspelt key or a value
+of the wrong type is then refused by OmegaConf during composition, and `__post_init__` checks
+the rest when the config is converted once, at entry, with `OmegaConf.to_object`.
+
+This module imports neither torch nor lightning: `fabricx config` validates with it alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import II, MISSING
+
+from fabricx.errors import ConfigError, check_choice
+
+STAGES = ("fit", "test", "export", "verify", "summary")
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true")
+MATMUL_PRECISIONS = ("highest", "high", "medium")
+STRATEGIES = ("auto", "ddp")
+SCHEDULERS = ("none", "cosine")
+LOGGER_BACKENDS = ("wandb", "csv", "none")
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+PROGRESS_BARS = ("rich", "tqdm", "none")
+MODES = ("min", "max")
+DEFAULT_TARGET_PREFIXES = ["fabricx", "torch", "lightning", "torchmetrics", "transformers"]
+
+
+def _help(text: str) -> dict[str, str]:
+    """Field metadata in accelerate's style: the help text travels with the field."""
+    return {"help": text}
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+@dataclass
+class DataConfig:
+    """Fields every datamodule takes; an option's subclass adds its own."""
+
+    _target_: str = MISSING
+    batch_size: int = field(default=64, metadata=_help("Samples per training batch."))
+    eval_batch_size: int = field(default=256, metadata=_help("Samples per val/test batch."))
+    num_workers: int = field(default=0, metadata=_help("DataLoader worker processes."))
+    seed: int = field(default=II("seed"), metadata=_help("Seed of the split and shuffling."))
+    num_classes: int = field(default=MISSING, metadata=_help("Classes; checked against data."))
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.eval_batch_size < 1:
+            raise ConfigError(
+                f"data.batch_size={self.batch_size} and data.eval_batch_size="
+                f"{self.eval_batch_size} must both be >= 1."
+            )
+        if self.num_workers < 0:
+            raise ConfigError(f"data.num_workers={self.num_workers} must be >= 0.")
+
+
+@dataclass
+class DigitsDataConfig(DataConfig):
+    """scikit-learn's bundled 8x8 handwritten digits: real data that needs no download."""
+
+    _target_: str = "fabricx.data.digits.DigitsDataModule"
+    num_features: int = field(default=64, metadata=_help("Pixels per image (8x8)."))
+    num_classes: int = 10
+    val_fraction: float = field(default=0.15, metadata=_help("Share of samples for val."))
+    test_fraction: float = field(default=0.15, metadata=_help("Share of samples for test."))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key, value in (("val_fraction", self.val_fraction), ("test_fraction", self.test_fraction)):
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"data.{key}={value} must be between 0 and 1 (exclusive).")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ConfigError(
+                f"data.val_fraction + data.test_fraction = {self.val_fraction + self.test_fraction}"
+                " leaves no training data; lower one of them."
+            )
+
+
+# --- model ------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelConfig:
+    """A plain nn.Module named by `_target_`; its other fields are constructor arguments."""
+
+    _target_: str = MISSING
+
+
+@dataclass
+class MLPConfig(ModelConfig):
+    _target_: str = "fabricx.models.mlp.MLP"
+    in_features: int = II("data.num_features")
+    num_classes: int = II("data.num_classes")
+    hidden_sizes: list[int] = field(default_factory=lambda: [128, 64])
+    dropout: float = field(default=0.1, metadata=_help("Dropout after each hidden layer."))
+
+    def __post_init__(self) -> None:
+        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
+            raise ConfigError(f"model.hidden_sizes={self.hidden_sizes} needs sizes >= 1.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout={self.dropout} must be in [0, 1).")
+
+
+# --- task -------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskConfig:
+    """The LightningModule: loss, metrics, and which metric is "the metric" of the run."""
+
+    _target_: str = MISSING
+    metric: str = field(default=MISSING, metadata=_help("Name of the run's headline metric."))
+    monitor: str = field(default=MISSING, metadata=_help("Logged key that picks the best ckpt."))
+    mode: str = field(default="max", metadata=_help("Whether higher (max) or lower is better."))
+
+    def __post_init__(self) -> None:
+        check_choice("task.mode", self.mode, MODES)
+
+
+@dataclass
+class ClassificationTaskConfig(TaskConfig):
+    _target_: str = "fabricx.tasks.classification.ClassificationTask"
+    num_classes: int = II("data.num_classes")
+    label_smoothing: float = 0.0
+    metric: str = "acc"
+    monitor: str = "val/acc"
+    mode: str = "max"
+
+
+# --- optimizer and schedule ---------------------------------------------------------------
+
+
+@dataclass
+class OptimConfig:
+    """A torch optimizer, built as a partial and given the parameters by the task."""
+
+    _target_: str = MISSING
+    _partial_: bool = True
+    lr: float = MISSING
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise ConfigError(f"optim.lr={self.lr} must be > 0.")
+        if self.weight_decay < 0:
+            raise ConfigError(f"optim.weight_decay={self.weight_decay} must be >= 0.")
+
+
+@dataclass
+class AdamWConfig(OptimConfig):
+    _target_: str = "torch.optim.AdamW"
+    lr: float = 3e-3
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+
+
+@dataclass
+class SGDConfig(OptimConfig):
+    _target_: str = "torch.optim.SGD"
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+
+
+@dataclass
+class SchedulerConfig:
+    """Learning-rate schedule, stepped every optimizer step; its length comes from the trainer."""
+
+    name: str = field(default="none", metadata=_help(f"One of {SCHEDULERS}."))
+    warmup_fraction: float = field(default=0.0, metadata=_help("Share of steps warming up."))
+    min_lr_ratio: float = field(default=0.0, metadata=_help("Final lr as a share of optim.lr."))
+
+    def __post_init__(self) -> None:
+        check_choice("scheduler.name", self.name, SCHEDULERS)
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ConfigError(f"scheduler.warmup_fraction={self.warmup_fraction} must be in [0, 1).")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ConfigError(f"scheduler.min_lr_ratio={self.min_lr_ratio} must be in [0, 1].")
+
+
+# --- precision, strategy, trainer -----------------------------------------------------------
+
+
+@dataclass
+class PrecisionConfig:
+    name: str = field(default="32-true", metadata=_help(f"Lightning precision, {PRECISIONS}."))
+    matmul_precision: str = field(
+        default="highest", metadata=_help("torch fp32 matmul precision; 'high' allows TF32.")
+    )
+
+    def __post_init__(self) -> None:
+        check_choice("precision.name", self.name, PRECISIONS)
+        check_choice("precision.matmul_precision", self.matmul_precision, MATMUL_PRECISIONS)
+
+
+@dataclass
+class StrategyConfig:
+    name: str = field(default="auto", metadata=_help(f"One of {STRATEGIES}."))
+    find_unused_parameters: bool = False  # True costs a graph walk every step
+    static_graph: bool = False
+    gradient_as_bucket_view: bool = True  # True saves one copy of the gradients
+    process_group_backend: Optional[str] = field(
+        default=None, metadata=_help("None picks nccl on GPU, gloo on CPU.")
+    )
+    timeout_s: int = 1800
+
+    def __post_init__(self) -> None:
+        check_choice("strategy.name", self.name, STRATEGIES)
+
+
+@dataclass
+class TrainerConfig:
+    """Arguments of lightning.pytorch.Trainer that a user sets per experiment."""
+
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    num_nodes: int = 1
+    max_epochs: int = 20
+    max_steps: int = -1
+    limit_train_batches: Optional[float] = None
+    limit_val_batches: Optional[float] = None
+    limit_test_batches: Optional[float] = None
+    check_val_every_n_epoch: int = 1
+    log_every_n_steps: int = 10
+    gradient_clip_val: Optional[float] = None
+    accumulate_grad_batches: int = 1
+    deterministic: bool = True  # reproducible kernels; False may be faster on GPU
+    fast_dev_run: int = field(default=0, metadata=_help("Run N batches of each loop; 0 = off."))
+    num_sanity_val_steps: int = 2
+
+    def __post_init__(self) -> None:
+        if self.max_epochs < 1 and self.max_steps < 1:
+            raise ConfigError(
+                f"trainer.max_epochs={self.max_epochs} and trainer.max_steps={self.max_steps}:"
+                " set one of them to a positive number."
+            )
+        if self.fast_dev_run < 0:
+            raise ConfigError(f"trainer.fast_dev_run={self.fast_dev_run} must be >= 0.")
+
+
+# --- logging and callbacks ----------------------------------------------------------------
+
+
+@dataclass
+class LoggerConfig:
+    backend: str = field(default="wandb", metadata=_help(f"One of {LOGGER_BACKENDS}."))
+    mode: str = field(
+        default="auto", metadata=_help("W&B mode; auto = online only when logged in.")
+    )
+    project: str = "fabricx"
+    entity: Optional[str] = None
+    group: Optional[str] = None
+    tags: list[str] = field(default_factory=list)
+    log_artifacts: bool = field(
+        default=True, metadata=_help("Log the best checkpoint and exports as W&B artifacts.")
+    )
+
+    def __post_init__(self) -> None:
+        check_choice("logger.backend", self.backend, LOGGER_BACKENDS)
+        check_choice("logger.mode", self.mode, WANDB_MODES)
+
+
+@dataclass
+class CheckpointConfig:
+    enabled: bool = True
+    monitor: str = II("task.monitor")
+    mode: str = II("task.mode")
+    save_top_k: int = 1
+    save_last: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice("callbacks.checkpoint.mode", self.mode, MODES)
+
+
+@dataclass
+class EarlyStoppingConfig:
+    enabled: bool = False
+    monitor: str = II("task.monitor")
+    mode: str = II("task.mode")
+    patience: int = 5
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_choice("callbacks.early_stopping.mode", self.mode, MODES)
+
+
+@dataclass
+class CallbacksConfig:
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    progress_bar: str = field(default="rich", metadata=_help(f"One of {PROGRESS_BARS}."))
+    lr_monitor: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice("callbacks.progress_bar", self.progress_bar, PROGRESS_BARS)
+
+
+# --- export and verify --------------------------------------------------------------------
+
+
+@dataclass
+class OnnxExportConfig:
+    opset: int = 18
+    dynamic_batch: bool = True
+    external_data: bool = field(
+        default=False, metadata=_help("Keep weights in model.onnx.data beside the graph.")
+    )
+
+
+@dataclass
+class VerifyConfig:
+    """How exported models are checked against the eager model."""
+
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 16, 64])
+    atol: float = 1e-4
+    rtol: float = 1e-3
+    max_metric_drop: float = field(
+        default=0.005, metadata=_help("Largest allowed test-metric loss through the runtime.")
+    )
+
+    def __post_init__(self) -> None:
+        if len(self.batch_sizes) < 2 or min(self.batch_sizes) < 1:
+            raise ConfigError(
+                f"export.verify.batch_sizes={self.batch_sizes}: give at least two sizes >= 1,"
+                " so the dynamic batch dimension is exercised."
+            )
+
+
+@dataclass
+class ExportConfig:
+    """Export targets: each option of the `export` group fills in its own key."""
+
+    onnx: Optional[OnnxExportConfig] = None
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
+
+    @property
+    def targets(self) -> list[str]:
+        return [name for name in ("onnx",) if getattr(self, name) is not None]
+
+
+# --- primary configs ----------------------------------------------------------------------
+
+
+@dataclass
+class PathsConfig:
+    runs_dir: str = field(default="runs", metadata=_help("Root of every run directory."))
+
+
+@dataclass
+class TrainConfig:
+    """`fabricx train`: the whole experiment."""
+
+    data: DataConfig = MISSING
+    model: ModelConfig = MISSING
+    task: TaskConfig = MISSING
+    optim: OptimConfig = MISSING
+    scheduler: SchedulerConfig = MISSING
+    precision: PrecisionConfig = MISSING
+    strategy: StrategyConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    logger: LoggerConfig = MISSING
+    callbacks: CallbacksConfig = MISSING
+    export: ExportConfig = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    experiment: str = field(default="default", metadata=_help("Runs go to runs/<experiment>/."))
+    seed: int = 0
+    stages: list[str] = field(default_factory=lambda: list(STAGES))
+    allowed_target_prefixes: list[str] = field(
+        default_factory=lambda: list(DEFAULT_TARGET_PREFIXES),
+        metadata=_help("Modules that `_target_` may name; anything else is refused."),
+    )
+    extra_target_prefixes: list[str] = field(
+        default_factory=list, metadata=_help("Your own modules to allow, e.g. [mylab].")
+    )
+
+    def __post_init__(self) -> None:
+        for stage in self.stages:
+            check_choice("stages", stage, STAGES)
+        if not self.experiment or "/" in self.experiment:
+            raise ConfigError(f"experiment={self.experiment!r} must be a non-empty name without '/'.")
+
+    @property
+    def target_prefixes(self) -> list[str]:
+        return [*self.allowed_target_prefixes, *self.extra_target_prefixes]
+
+
+@dataclass
+class EvalConfig:
+    """`fabricx eval run=<dir>`: re-evaluate a finished run with its own saved config."""
+
+    run: str = field(default=MISSING, metadata=_help("The run directory to evaluate."))
+    checkpoint: str = field(default="best", metadata=_help("best, last, or a file path."))
+    verify_onnx: bool = field(default=True, metadata=_help("Also score export/model.onnx."))
+    accelerator: str = "auto"
+    extra_target_prefixes: list[str] = field(
+        default_factory=list,
+        metadata=_help("Modules to allow beyond fabricx's defaults; the run's own list is not trusted."),
+    )
+
+
+# Group name -> {option schema name -> dataclass}. Options' YAML files name these in their
+# defaults list; names start with `base_` so they never read as user-facing options.
+GROUP_SCHEMAS: dict[str, dict[str, type]] = {
+    "data": {"base_data": DataConfig, "base_digits": DigitsDataConfig},
+    "model": {"base_model": ModelConfig, "base_mlp": MLPConfig},
+    "task": {"base_task": TaskConfig, "base_classification": ClassificationTaskConfig},
+    "optim": {"base_optim": OptimConfig, "base_adamw": AdamWConfig, "base_sgd": SGDConfig},
+    "scheduler": {"base_scheduler": SchedulerConfig},
+    "precision": {"base_precision": PrecisionConfig},
+    "strategy": {"base_strategy": StrategyConfig},
+    "trainer": {"base_trainer": TrainerConfig},
+    "logger": {"base_logger": LoggerConfig},
+    "callbacks": {"base_callbacks": CallbacksConfig},
+    "export": {"base_export": ExportConfig},
+}
+PRIMARY_SCHEMAS: dict[str, type] = {"base_train": TrainConfig, "base_eval": EvalConfig}
+
+
+def register_configs() -> None:
+    """Put every schema in Hydra's ConfigStore; called once by fabricx.config.compose."""
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    for name, node in PRIMARY_SCHEMAS.items():
+        store.store(name=name, node=node)
+    for group, schemas in GROUP_SCHEMAS.items():
+        for name, node in schemas.items():
+            store.store(group=group, name=name, node=node)

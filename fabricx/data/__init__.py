@@ -1,0 +1,1 @@
+"""Datamodules: each reads one dataset and serves train/val/test loaders."""

@@ -1,0 +1,54 @@
+"""Exception types that carry their exit status, so the CLI can map them without a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class FabricxError(Exception):
+    """A failure fabricx explains itself: the CLI prints the message, not a traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(FabricxError):
+    """One or more problems in a config, found before any work starts (exit status 2).
+
+    Args:
+        problems: one message per problem; each names the key, where it came from and a fix.
+    """
+
+    exit_code = 2
+
+    def __init__(self, problems: str | Iterable[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class StageError(FabricxError):
+    """A stage ran and its check failed (parity, metric drop); every file it wrote is kept."""
+
+    exit_code = 1
+
+
+def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str:
+    """Return ' Did you mean: a, b?' for the closest candidates, or '' when none is close."""
+    candidates = list(candidates)
+    prefixed = [c for c in candidates if c.startswith(word) or word.startswith(c)]
+    close = difflib.get_close_matches(word, candidates, n=n, cutoff=0.6)
+    matches = list(dict.fromkeys([*close, *prefixed]))[:n]
+    return f" Did you mean: {', '.join(matches)}?" if matches else ""
+
+
+def check_choice(key: str, value: object, choices: Iterable[str]) -> None:
+    """Raise ConfigError when `value` is not one of `choices`, listing them and the closest."""
+    choices = list(choices)
+    # Schema defaults such as "${task.mode}" are built raw by OmegaConf before resolution;
+    # the same check runs again on the resolved value in OmegaConf.to_object.
+    if isinstance(value, str) and value.startswith("${"):
+        return
+    if value not in choices:
+        raise ConfigError(
+            f"{key}={value!r} is not one of {choices}.{did_you_mean(str(value), choices)}"
+        )

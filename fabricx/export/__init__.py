@@ -1,0 +1,1 @@
+"""Exporters and runtimes: ONNX export, ONNX Runtime runner, parity checks."""

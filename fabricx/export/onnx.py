@@ -1,0 +1,61 @@
+"""Export a model to ONNX with torch.onnx's dynamo exporter, checked and written atomically."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+def export_onnx(
+    model: nn.Module,
+    example_inputs: dict[str, torch.Tensor],
+    path: Path,
+    opset: int = 18,
+    dynamic_batch: bool = True,
+    external_data: bool = False,
+) -> list[Path]:
+    """Export `model` (called as model(**example_inputs)) to `path`; return the files written.
+
+    The model is copied to CPU fp32 in eval mode (dropout off, batch-norm frozen), exported
+    with a dynamic batch dimension on every input, and checked with onnx.checker's full check.
+    Files appear under their final names only once all of them are complete.
+    """
+    import onnx
+
+    model = copy.deepcopy(model).to("cpu", torch.float32).eval()
+    inputs = {name: t.detach().to("cpu") for name, t in example_inputs.items()}
+    batch = torch.export.Dim("batch")
+    dynamic_shapes = {name: {0: batch} for name in inputs} if dynamic_batch else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=path.parent))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's deprecation chatter, not ours
+            torch.onnx.export(
+                model,
+                args=(),
+                kwargs=inputs,
+                f=str(staging / path.name),
+                dynamo=True,
+                opset_version=opset,
+                input_names=list(inputs),
+                output_names=["logits"],
+                dynamic_shapes=dynamic_shapes,
+                external_data=external_data,
+                verbose=False,
+            )
+        onnx.checker.check_model(str(staging / path.name), full_check=True)
+        written = []
+        for file in sorted(staging.iterdir()):
+            os.replace(file, path.parent / file.name)
+            written.append(path.parent / file.name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

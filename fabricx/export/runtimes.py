@@ -1,0 +1,33 @@
+"""Runners that execute an exported model on torch tensors, one class per runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+class OrtRunner:
+    """An ONNX Runtime session called like the eager model: runner(**inputs) -> logits.
+
+    Args:
+        path: the .onnx file (its external-data file, if any, beside it).
+        providers: ONNX Runtime execution providers; CPU by default.
+    """
+
+    def __init__(self, path: Path, providers: list[str] | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # warnings about unused initializers are noise here
+        self.session = ort.InferenceSession(
+            str(path), options, providers=providers or ["CPUExecutionProvider"]
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def __call__(self, **inputs: torch.Tensor) -> torch.Tensor:
+        missing = set(self.input_names) - set(inputs)
+        if missing:
+            raise ValueError(f"the ONNX model needs inputs {sorted(missing)}; got {sorted(inputs)}")
+        feed = {name: inputs[name].detach().cpu().numpy() for name in self.input_names}
+        return torch.from_numpy(self.session.run(None, feed)[0])

@@ -1,0 +1,1 @@
+"""Plain nn.Modules; the task (LightningModule) wraps them, so they export cleanly."""

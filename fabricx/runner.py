@@ -1,0 +1,79 @@
+"""Sequence one run: build the objects, run the chosen stages, close the records.
+
+The work lives in fabricx.build and fabricx.stages; this module only decides the order.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import lightning.pytorch as pl
+from omegaconf import DictConfig
+
+from fabricx import runs, tracking
+from fabricx.build.components import build_datamodule, build_model, build_task
+from fabricx.build.trainer import build_trainer
+from fabricx.config.compose import plain, to_typed
+from fabricx.config.schema import STAGES, TrainConfig
+from fabricx.stages import export, fit, summary, test, verify
+from fabricx.stages.context import RunContext
+
+STAGE_RUNNERS = {"fit": fit.run, "test": test.run, "export": export.run, "verify": verify.run}
+
+
+def plan(cfg: TrainConfig) -> list[str]:
+    """The stages to run, in flow order; export and verify drop out with export=none."""
+    chosen = [s for s in STAGES if s in cfg.stages]
+    if not cfg.export.targets:
+        chosen = [s for s in chosen if s not in ("export", "verify")]
+    return chosen
+
+
+def run(cfg: TrainConfig, run_dir: Path, group: str | None = None) -> RunContext:
+    """Train, test, export and verify as `cfg.stages` says; always write metrics.json."""
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg)
+    task = build_task(cfg, build_model(cfg))  # the task takes the model; the optimizer comes later
+    trainer = build_trainer(cfg, run_dir, group)
+    ctx = RunContext(cfg, run_dir, run_dir, datamodule, task, trainer)
+    run_stages(ctx, plan(cfg))
+    return ctx
+
+
+def run_stages(ctx: RunContext, stages: list[str]) -> None:
+    """Run `stages` in order; whatever happens, write the record and close W&B."""
+    status = "failed"
+    try:
+        for name in stages:
+            if name in STAGE_RUNNERS:
+                ctx.stages[name] = "failed"  # until it returns
+                STAGE_RUNNERS[name](ctx)
+                ctx.stages[name] = "ok"
+        status = "ok"
+    finally:
+        tracking.write_record(ctx, status)
+        if "summary" in stages and (ctx.trainer is None or ctx.trainer.is_global_zero):
+            summary.run(ctx)
+        tracking.close_tracker(ctx, status)
+
+
+def train_job(cfg: DictConfig) -> None:
+    """Hydra's task function for `fabricx train`: one job, one run directory."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    typed = to_typed(cfg)
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    job_overrides = list(hydra_cfg.overrides.task)
+    runs.record_start(
+        run_dir,
+        plain(typed),
+        job_overrides,
+        command=["fabricx", "train", *job_overrides],
+        seed=typed.seed,
+        launched_by=["fabricx", "train", *sys.argv[1:]] if multirun else None,
+    )
+    run(typed, run_dir, group=Path(hydra_cfg.sweep.dir).name if multirun else None)

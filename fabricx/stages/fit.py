@@ -1,0 +1,13 @@
+"""fit: train the task on the datamodule; checkpoints land in <run>/checkpoints/."""
+
+from __future__ import annotations
+
+from fabricx.stages.context import RunContext
+
+
+def run(ctx: RunContext) -> None:
+    ctx.trainer.fit(ctx.task, datamodule=ctx.datamodule)
+    ctx.weights = "trained"
+    for key, value in ctx.trainer.callback_metrics.items():
+        if key.startswith(("train/", "val/")):
+            ctx.metrics[key] = float(value)

@@ -1,0 +1,1 @@
+"""LightningModules: loss, metrics and optimizers around a plain model."""

@@ -1,0 +1,100 @@
+"""Classification: cross-entropy loss and torchmetrics accuracy around any logits model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import Metric
+from torchmetrics.classification import MulticlassAccuracy
+
+
+class ClassificationTask(pl.LightningModule):
+    """Trains `model` to map inputs to class logits; logs `{split}/loss` and `{split}/acc`.
+
+    Args:
+        model: an nn.Module whose forward(x) returns logits of shape (B, num_classes).
+        optimizer: a partial optimizer (from the optim group) that takes the parameters.
+        scheduler: the scheduler group's fields (name, warmup_fraction, min_lr_ratio).
+        num_classes: number of classes.
+        label_smoothing: cross-entropy label smoothing.
+        metric: name of the headline metric ("acc"); the run's metric is `test/{metric}`.
+        monitor: key the checkpoint callback watches (used by the trainer, kept for the record).
+        mode: "max" or "min" for `monitor`.
+        run_config: the run's resolved config as plain containers, saved in every checkpoint.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: dict[str, Any] | None = None,
+        num_classes: int = 10,
+        label_smoothing: float = 0.0,
+        metric: str = "acc",
+        monitor: str = "val/acc",
+        mode: str = "max",
+        run_config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        # Plain dicts only: checkpoints then load with torch.load(weights_only=True).
+        self.save_hyperparameters({"config": run_config or {}}, logger=False)
+        self.model = model
+        self.optimizer_factory = optimizer
+        self.scheduler_cfg = scheduler or {"name": "none"}
+        self.num_classes = num_classes
+        self.label_smoothing = label_smoothing
+        self.metric_name = metric
+        # One metric object per split, so epoch averages never mix; "train" itself is taken
+        # by nn.Module.train, hence the suffix.
+        self.metrics = nn.ModuleDict({f"{split}_metric": self.build_metric() for split in ("train", "val", "test")})
+
+    def build_metric(self) -> Metric:
+        """A fresh metric object for "the metric"; verify recomputes it through ONNX Runtime."""
+        return MulticlassAccuracy(num_classes=self.num_classes, average="micro")
+
+    @staticmethod
+    def split_batch(batch: Any) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Model inputs by name (the exported graph's input names) and the targets."""
+        x, y = batch
+        return {"x": x}, y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def _step(self, batch: Any, split: str) -> torch.Tensor:
+        inputs, target = self.split_batch(batch)
+        logits = self.model(**inputs)  # (B, num_classes)
+        loss = F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
+        metric = self.metrics[f"{split}_metric"]
+        metric(logits, target)
+        on_step = split == "train"
+        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=split != "test")
+        self.log(f"{split}/{self.metric_name}", metric, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def configure_optimizers(self) -> Any:
+        from fabricx.tasks.schedules import build_lr_scheduler
+
+        optimizer = self.optimizer_factory(self.parameters())
+        scheduler = build_lr_scheduler(
+            optimizer,
+            total_steps=self.trainer.estimated_stepping_batches,
+            **self.scheduler_cfg,
+        )
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}

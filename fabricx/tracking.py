@@ -1,0 +1,76 @@
+"""Closing a run's records: metrics.json, the W&B summary and artifacts, one W&B run per job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fabricx import runs
+from fabricx.stages.context import RunContext
+
+
+def write_record(ctx: RunContext, status: str) -> None:
+    """Write metrics.json: the final metrics, stage statuses and files, machine-readable."""
+    ctx.artifacts.update(
+        {name: path for name, path in (("metrics_csv", ctx.run_dir / "metrics.csv"),) if path.is_file()}
+    )
+    record = {
+        "status": status,
+        "metric": {"name": ctx.metric_key, "value": ctx.metrics.get(ctx.metric_key)},
+        "metrics": ctx.metrics,
+        "stages": ctx.stages,
+        "weights": ctx.weights,
+        "artifacts": {name: str(path) for name, path in ctx.artifacts.items()},
+    }
+    if ctx.trainer is None or ctx.trainer.is_global_zero:
+        runs.write_json(ctx.out_dir / "metrics.json", record)
+        ctx.artifacts["metrics_json"] = ctx.out_dir / "metrics.json"
+
+
+def close_tracker(ctx: RunContext, status: str) -> None:
+    """Final metrics as the W&B run summary, files as artifacts, then close the W&B run.
+
+    Closing matters for multirun: jobs run one after another in the same process, and an
+    unclosed run would be picked up again by the next job's logger.
+    """
+    wandb_logger = _wandb_logger(ctx.trainer)
+    if wandb_logger is None or not ctx.trainer.is_global_zero:
+        return
+    run = wandb_logger.experiment
+    run.summary.update({**ctx.metrics, "status": status})
+    if ctx.cfg.logger.log_artifacts:
+        _log_artifacts(run, ctx)
+    run.finish()
+
+
+def _wandb_logger(trainer: Any) -> Any:
+    if trainer is None:
+        return None
+    from lightning.pytorch.loggers import WandbLogger
+
+    return next((lg for lg in trainer.loggers if isinstance(lg, WandbLogger)), None)
+
+
+def _log_artifacts(run: Any, ctx: RunContext) -> None:
+    import wandb
+
+    checkpoint = ctx.artifacts.get("checkpoint")
+    if checkpoint is not None and checkpoint.is_file():
+        art = wandb.Artifact(
+            f"model-{run.id}", type="model",
+            metadata={"metric": ctx.metric_key, "value": ctx.metrics.get(ctx.metric_key), "file": checkpoint.name},
+        )  # fmt: skip
+        art.add_file(str(checkpoint), name=f"checkpoints/{checkpoint.name}")
+        run.log_artifact(art, aliases=["best", "latest"])
+    export_dir = ctx.run_dir / "export"
+    if "onnx" in ctx.artifacts and export_dir.is_dir():
+        verify = export_dir / "verify.json"
+        meta: dict[str, Any] = {"format": "onnx", "opset": ctx.cfg.export.onnx.opset if ctx.cfg.export.onnx else None}
+        if verify.is_file():
+            import json
+
+            meta["verify"] = json.loads(verify.read_text())
+        art = wandb.Artifact(f"onnx-{run.id}", type="model", metadata=meta)
+        for file in sorted(export_dir.iterdir()):
+            if file.is_file() and not file.name.startswith("."):
+                art.add_file(str(file), name=f"export/{file.name}")
+        run.log_artifact(art, aliases=["latest"])
