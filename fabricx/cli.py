@@ -7,6 +7,7 @@ torch nor lightning; a verb imports its runner only when it is about to run a jo
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,9 @@ Every verb takes Hydra's flags (--cfg job, --info, -m, --config-dir DIR, --help)
 Config errors exit with status 2 and name the key, where it came from and the fix.
 """
 
+# Tells a DDP child rank which verb its parent ran (see main).
+_VERB_ENV = "FABRICX_VERB"
+
 # Exit codes of the jobs of this invocation (a multirun runs several in one process).
 _job_exit_codes: list[int] = []
 
@@ -50,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] in ("-V", "--version"):
         print(f"fabricx {__version__}")
         return 0
+    if argv[0] not in VERBS and "LOCAL_RANK" in os.environ and os.environ.get(_VERB_ENV) in VERBS:
+        # A DDP child rank: Lightning re-launches `sys.argv` as Hydra saw it, without the verb.
+        argv.insert(0, os.environ[_VERB_ENV])
     verb, rest = argv[0], argv[1:]
     handlers: dict[str, Callable[[list[str]], int]] = {
         "train": _train,
@@ -100,12 +107,15 @@ def _train(rest: list[str]) -> int:
 
     args = _hydra_args(rest)
     if _runs_a_job(args):
-        validate(
+        typed = validate(
             args.config_name or "train",
             args.overrides,
             config_dir=args.config_dir,
             multirun=args.multirun,
         )
+        from fabricx.build.hardware import check_hardware  # imports torch, not lightning
+
+        check_hardware(typed)
     return _run_hydra("train", rest, "fabricx.runner:train_job")
 
 
@@ -127,7 +137,10 @@ def _config(rest: list[str]) -> int:
 
     args = _hydra_args(rest)
     typed = validate(
-        args.config_name or "train", args.overrides, config_dir=args.config_dir, multirun=args.multirun
+        args.config_name or "train",
+        args.overrides,
+        config_dir=args.config_dir,
+        multirun=args.multirun,
     )
     print(OmegaConf.to_yaml(OmegaConf.structured(typed)), end="")
     print("fabricx: config is valid", file=sys.stderr)
@@ -159,6 +172,7 @@ def _run_hydra(config_name: str, rest: list[str], job: str) -> int:
     )
     saved_argv = sys.argv
     sys.argv = [saved_argv[0], *rest]
+    os.environ[_VERB_ENV] = config_name
     _job_exit_codes.clear()
     try:
         main()

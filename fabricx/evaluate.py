@@ -19,6 +19,7 @@ from fabricx.build.components import build_datamodule, build_model, build_task
 from fabricx.config.compose import to_typed
 from fabricx.config.saved import check_eval_target, load_saved_config
 from fabricx.config.schema import DEFAULT_TARGET_PREFIXES, EvalConfig
+from fabricx.logs import route_lightning_logs
 from fabricx.runner import run_stages
 from fabricx.stages.context import RunContext
 
@@ -27,6 +28,7 @@ def eval_job(cfg: DictConfig) -> None:
     """Hydra's task function for `fabricx eval`."""
     from hydra.core.hydra_config import HydraConfig
 
+    route_lightning_logs()
     eval_cfg: EvalConfig = to_typed(cfg)
     check_eval_target(eval_cfg)
     run_dir = Path(eval_cfg.run)
@@ -48,7 +50,9 @@ def eval_job(cfg: DictConfig) -> None:
         callbacks=[RichProgressBar(leave=True)],
     )
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    ctx = RunContext(saved, run_dir, out_dir, datamodule, task, trainer, checkpoint=eval_cfg.checkpoint)
+    ctx = RunContext(
+        saved, run_dir, out_dir, datamodule, task, trainer, checkpoint=eval_cfg.checkpoint
+    )
     has_onnx = (run_dir / "export" / "model.onnx").is_file()
     stages = ["test", *(["verify"] if eval_cfg.verify_onnx and has_onnx else []), "summary"]
     run_stages(ctx, stages)

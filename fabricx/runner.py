@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from fabricx import runs, tracking
@@ -16,10 +17,13 @@ from fabricx.build.components import build_datamodule, build_model, build_task
 from fabricx.build.trainer import build_trainer
 from fabricx.config.compose import plain, to_typed
 from fabricx.config.schema import STAGES, TrainConfig
+from fabricx.logs import route_lightning_logs
 from fabricx.stages import export, fit, summary, test, verify
 from fabricx.stages.context import RunContext
 
 STAGE_RUNNERS = {"fit": fit.run, "test": test.run, "export": export.run, "verify": verify.run}
+# Stages that write files and need no collective: under DDP, rank 0 runs them alone.
+RANK_ZERO_STAGES = ("export", "verify")
 
 
 def plan(cfg: TrainConfig) -> list[str]:
@@ -44,8 +48,11 @@ def run(cfg: TrainConfig, run_dir: Path, group: str | None = None) -> RunContext
 def run_stages(ctx: RunContext, stages: list[str]) -> None:
     """Run `stages` in order; whatever happens, write the record and close W&B."""
     status = "failed"
+    rank_zero = ctx.trainer is None or ctx.trainer.is_global_zero
     try:
         for name in stages:
+            if name in RANK_ZERO_STAGES and not rank_zero:
+                continue
             if name in STAGE_RUNNERS:
                 ctx.stages[name] = "failed"  # until it returns
                 STAGE_RUNNERS[name](ctx)
@@ -53,7 +60,7 @@ def run_stages(ctx: RunContext, stages: list[str]) -> None:
         status = "ok"
     finally:
         tracking.write_record(ctx, status)
-        if "summary" in stages and (ctx.trainer is None or ctx.trainer.is_global_zero):
+        if "summary" in stages and rank_zero:
             summary.run(ctx)
         tracking.close_tracker(ctx, status)
 
@@ -63,17 +70,19 @@ def train_job(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    route_lightning_logs()
     hydra_cfg = HydraConfig.get()
     typed = to_typed(cfg)
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     job_overrides = list(hydra_cfg.overrides.task)
-    runs.record_start(
-        run_dir,
-        plain(typed),
-        job_overrides,
-        command=["fabricx", "train", *job_overrides],
-        seed=typed.seed,
-        launched_by=["fabricx", "train", *sys.argv[1:]] if multirun else None,
-    )
+    if rank_zero_only.rank == 0:  # DDP child ranks share rank 0's run directory
+        runs.record_start(
+            run_dir,
+            plain(typed),
+            job_overrides,
+            command=["fabricx", "train", *job_overrides],
+            seed=typed.seed,
+            launched_by=["fabricx", "train", *sys.argv[1:]] if multirun else None,
+        )
     run(typed, run_dir, group=Path(hydra_cfg.sweep.dir).name if multirun else None)

@@ -40,11 +40,19 @@ def write_text(path: Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; others may read run files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def default_file_mode() -> int:
+    """The mode `open()` would give a new file under the current umask (0644 under 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -126,16 +134,40 @@ def _git_state() -> dict[str, Any]:
 
 
 def find_checkpoint(run_dir: Path, which: str = "best") -> Path | None:
-    """`best` (newest best-*.ckpt, else last.ckpt), `last`, or an explicit file path."""
+    """`best`, `last`, or an explicit file path; None when there is no such checkpoint.
+
+    `best` is the one ModelCheckpoint ranked best. With save_top_k > 1 several best-*.ckpt
+    exist; the newest one carries the callback's ranking (best_model_path is updated before
+    each save). With none, `best` falls back to last.ckpt (fast_dev_run, no monitor).
+    """
     ckpt_dir = run_dir / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
     if which == "last":
-        last = ckpt_dir / "last.ckpt"
         return last if last.is_file() else None
-    if which == "best":
-        best = sorted(ckpt_dir.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
-        return best[-1] if best else find_checkpoint(run_dir, "last")
-    path = Path(which)
-    return path if path.is_file() else None
+    if which != "best":
+        path = Path(which)
+        return path if path.is_file() else None
+    candidates = sorted(ckpt_dir.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if len(candidates) > 1:
+        ranked = _best_model_name(candidates[-1])
+        candidates = [p for p in candidates if p.name == ranked] or candidates
+    if candidates:
+        return candidates[-1]
+    return last if last.is_file() else None
+
+
+def _best_model_name(checkpoint: Path) -> str | None:
+    """File name of ModelCheckpoint's best_model_path saved in `checkpoint` (weights mmapped)."""
+    import torch
+
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return None
+    for key, value in state.get("callbacks", {}).items():
+        if str(key).startswith("ModelCheckpoint") and value.get("best_model_path"):
+            return Path(value["best_model_path"]).name
+    return None
 
 
 def load_weights(module: Any, path: Path) -> dict[str, Any]:
@@ -148,7 +180,7 @@ def load_weights(module: Any, path: Path) -> dict[str, Any]:
 
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means the same to the user
+    except Exception as err:
         raise FabricxError(f"could not load checkpoint {path}: {err}") from None
     module.load_state_dict(checkpoint["state_dict"])
     return checkpoint

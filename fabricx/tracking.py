@@ -10,9 +10,8 @@ from fabricx.stages.context import RunContext
 
 def write_record(ctx: RunContext, status: str) -> None:
     """Write metrics.json: the final metrics, stage statuses and files, machine-readable."""
-    ctx.artifacts.update(
-        {name: path for name, path in (("metrics_csv", ctx.run_dir / "metrics.csv"),) if path.is_file()}
-    )
+    if (ctx.out_dir / "metrics.csv").is_file():
+        ctx.artifacts["metrics_csv"] = ctx.out_dir / "metrics.csv"
     record = {
         "status": status,
         "metric": {"name": ctx.metric_key, "value": ctx.metrics.get(ctx.metric_key)},
@@ -55,16 +54,21 @@ def _log_artifacts(run: Any, ctx: RunContext) -> None:
 
     checkpoint = ctx.artifacts.get("checkpoint")
     if checkpoint is not None and checkpoint.is_file():
-        art = wandb.Artifact(
-            f"model-{run.id}", type="model",
-            metadata={"metric": ctx.metric_key, "value": ctx.metrics.get(ctx.metric_key), "file": checkpoint.name},
-        )  # fmt: skip
+        metadata = {
+            "metric": ctx.metric_key,
+            "value": ctx.metrics.get(ctx.metric_key),
+            "file": checkpoint.name,
+        }
+        art = wandb.Artifact(f"model-{run.id}", type="model", metadata=metadata)
         art.add_file(str(checkpoint), name=f"checkpoints/{checkpoint.name}")
         run.log_artifact(art, aliases=["best", "latest"])
     export_dir = ctx.run_dir / "export"
     if "onnx" in ctx.artifacts and export_dir.is_dir():
         verify = export_dir / "verify.json"
-        meta: dict[str, Any] = {"format": "onnx", "opset": ctx.cfg.export.onnx.opset if ctx.cfg.export.onnx else None}
+        meta: dict[str, Any] = {
+            "format": "onnx",
+            "opset": ctx.cfg.export.onnx.opset if ctx.cfg.export.onnx else None,
+        }
         if verify.is_file():
             import json
 

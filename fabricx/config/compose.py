@@ -26,6 +26,7 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+from fabricx.config.instantiate import check_targets
 from fabricx.errors import ConfigError, FabricxError, did_you_mean
 
 _registered = False
@@ -37,7 +38,9 @@ def conf_dir() -> Path:
     for candidate in (package / "conf", package.parent / "conf"):
         if (candidate / "train.yaml").is_file():
             return candidate
-    raise FabricxError(f"fabricx's conf/ directory was not found beside {package}; reinstall fabricx.")
+    raise FabricxError(
+        f"fabricx's conf/ directory was not found beside {package}; reinstall fabricx."
+    )
 
 
 def register() -> None:
@@ -166,13 +169,17 @@ def _element_as_str(value: Any) -> str:
 def _validate_job(config_name: str, overrides: list[str], config_dir: str | None) -> Any:
     try:
         cfg = compose(config_name, overrides, config_dir, with_choices=True)
-    except Exception as err:  # noqa: BLE001 - attributed override by override below
+    except Exception as err:
         raise ConfigError(_diagnose(config_name, overrides, config_dir, err)) from None
     choices = dict(cfg.hydra.runtime.choices)
     with open_dict(cfg):
         del cfg["hydra"]
     try:
-        return to_typed(cfg)
+        typed = to_typed(cfg)
+        prefixes = getattr(typed, "target_prefixes", None)
+        if prefixes is not None:
+            check_targets(typed, prefixes)
+        return typed
     except ConfigError as err:
         raise ConfigError(_with_source(p, overrides, choices) for p in err.problems) from None
 
@@ -241,9 +248,12 @@ def _missing_keys(cfg: DictConfig | ListConfig, prefix: str = "") -> Iterable[st
         full = f"{prefix}{key}" if isinstance(cfg, DictConfig) else f"{prefix.rstrip('.')}[{key}]"
         if node._is_missing():
             yield full
-        elif isinstance(node, (DictConfig, ListConfig)) and not node._is_none():
-            if not node._is_interpolation():
-                yield from _missing_keys(node, f"{full}.")
+        elif (
+            isinstance(node, (DictConfig, ListConfig))
+            and not node._is_none()
+            and not node._is_interpolation()
+        ):
+            yield from _missing_keys(node, f"{full}.")
 
 
 def _unknown_keys(cfg: DictConfig, prefix: str = "") -> Iterable[str]:
@@ -266,7 +276,9 @@ def _unknown_keys(cfg: DictConfig, prefix: str = "") -> Iterable[str]:
             yield from _unknown_keys(child, f"{prefix}{key}.")
 
 
-def _diagnose(config_name: str, overrides: list[str], config_dir: str | None, err: Exception) -> list[str]:
+def _diagnose(
+    config_name: str, overrides: list[str], config_dir: str | None, err: Exception
+) -> list[str]:
     """Find which overrides broke composition, by composing with each one alone."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -293,12 +305,12 @@ def _diagnose(config_name: str, overrides: list[str], config_dir: str | None, er
             good_groups.append(o.input_line)
     try:
         compose(config_name, good_groups, config_dir)
-    except Exception as base_err:  # noqa: BLE001 - the configs themselves are broken
+    except Exception as base_err:
         return [*problems, _hydra_problem(base_err, "the composed config files")]
     for o in values:
         try:
             compose(config_name, [*good_groups, o.input_line], config_dir)
-        except Exception as one_err:  # noqa: BLE001
+        except Exception as one_err:
             problems.append(_hydra_problem(one_err, f"command-line override '{o.input_line}'"))
     return problems or [_hydra_problem(err, "the command line")]
 
@@ -345,7 +357,11 @@ def _expected_type(err: ValidationError) -> str:
 
 
 def _type_name(annotation: Any) -> str:
-    return annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    return (
+        annotation
+        if isinstance(annotation, str)
+        else getattr(annotation, "__name__", str(annotation))
+    )
 
 
 def _is_dc(obj: Any) -> bool:

@@ -34,7 +34,11 @@ def _targets(node: Any, path: str) -> Iterator[tuple[str, str]]:
 def check_targets(node: Any, prefixes: list[str], path: str = "") -> None:
     """Raise ConfigError naming every `_target_` outside `prefixes`."""
     node = dataclasses.asdict(node) if dataclasses.is_dataclass(node) else node
-    refused = [(key, target) for key, target in _targets(node, path) if not target_allowed(target, prefixes)]
+    refused = [
+        (key, target)
+        for key, target in _targets(node, path)
+        if not target_allowed(target, prefixes)
+    ]
     if refused:
         raise ConfigError(
             f"{key}._target_={target!r} is outside the allowed modules {prefixes}. If you trust "

@@ -8,7 +8,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from fabricx.config.compose import to_typed
-from fabricx.config.schema import GROUP_SCHEMAS, EvalConfig, TrainConfig
+from fabricx.config.instantiate import check_targets
+from fabricx.config.schema import DEFAULT_TARGET_PREFIXES, GROUP_SCHEMAS, EvalConfig, TrainConfig
 from fabricx.errors import ConfigError
 
 
@@ -28,10 +29,12 @@ def load_saved_config(run_dir: Path) -> TrainConfig:
             "pass a directory such as runs/<experiment>/<timestamp>-<id>."
         )
     raw = OmegaConf.load(path)
-    schemas = {group: OmegaConf.structured(_schema_for(group, raw.get(group))) for group in GROUP_SCHEMAS}
+    schemas = {
+        group: OmegaConf.structured(_schema_for(group, raw.get(group))) for group in GROUP_SCHEMAS
+    }
     try:
         merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), schemas, raw)
-    except Exception as err:  # noqa: BLE001 - OmegaConf merge errors of every kind
+    except Exception as err:
         raise ConfigError(f"{path} does not match the schema: {str(err).splitlines()[0]}") from None
     try:
         return to_typed(merged)
@@ -44,7 +47,9 @@ def check_eval_target(cfg: EvalConfig) -> None:
     from fabricx.runs import find_checkpoint
 
     run_dir = Path(cfg.run)
-    load_saved_config(run_dir)
+    saved = load_saved_config(run_dir)
+    # The run's own allowed_target_prefixes are data from the directory: not trusted.
+    check_targets(saved, [*DEFAULT_TARGET_PREFIXES, *cfg.extra_target_prefixes])
     if find_checkpoint(run_dir, cfg.checkpoint) is None:
         raise ConfigError(
             f"checkpoint={cfg.checkpoint}: {run_dir}/checkpoints has no such checkpoint; "
@@ -57,7 +62,9 @@ def _schema_for(group: str, node: object) -> type:
     options = list(GROUP_SCHEMAS[group].values())
     target = node.get("_target_") if OmegaConf.is_dict(node) else None
     for schema in options:
-        default = next((f.default for f in dataclasses.fields(schema) if f.name == "_target_"), None)
+        default = next(
+            (f.default for f in dataclasses.fields(schema) if f.name == "_target_"), None
+        )
         if target is not None and default == target:
             return schema
     if target is not None:

@@ -12,7 +12,7 @@ This module imports neither torch nor lightning: `fabricx config` validates with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import II, MISSING
 
@@ -71,7 +71,10 @@ class DigitsDataConfig(DataConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for key, value in (("val_fraction", self.val_fraction), ("test_fraction", self.test_fraction)):
+        for key, value in (
+            ("val_fraction", self.val_fraction),
+            ("test_fraction", self.test_fraction),
+        ):
             if not 0.0 < value < 1.0:
                 raise ConfigError(f"data.{key}={value} must be between 0 and 1 (exclusive).")
         if self.val_fraction + self.test_fraction >= 1.0:
@@ -180,7 +183,9 @@ class SchedulerConfig:
     def __post_init__(self) -> None:
         check_choice("scheduler.name", self.name, SCHEDULERS)
         if not 0.0 <= self.warmup_fraction < 1.0:
-            raise ConfigError(f"scheduler.warmup_fraction={self.warmup_fraction} must be in [0, 1).")
+            raise ConfigError(
+                f"scheduler.warmup_fraction={self.warmup_fraction} must be in [0, 1)."
+            )
         if not 0.0 <= self.min_lr_ratio <= 1.0:
             raise ConfigError(f"scheduler.min_lr_ratio={self.min_lr_ratio} must be in [0, 1].")
 
@@ -206,7 +211,7 @@ class StrategyConfig:
     find_unused_parameters: bool = False  # True costs a graph walk every step
     static_graph: bool = False
     gradient_as_bucket_view: bool = True  # True saves one copy of the gradients
-    process_group_backend: Optional[str] = field(
+    process_group_backend: str | None = field(
         default=None, metadata=_help("None picks nccl on GPU, gloo on CPU.")
     )
     timeout_s: int = 1800
@@ -224,12 +229,12 @@ class TrainerConfig:
     num_nodes: int = 1
     max_epochs: int = 20
     max_steps: int = -1
-    limit_train_batches: Optional[float] = None
-    limit_val_batches: Optional[float] = None
-    limit_test_batches: Optional[float] = None
+    limit_train_batches: float | None = None
+    limit_val_batches: float | None = None
+    limit_test_batches: float | None = None
     check_val_every_n_epoch: int = 1
     log_every_n_steps: int = 10
-    gradient_clip_val: Optional[float] = None
+    gradient_clip_val: float | None = None
     accumulate_grad_batches: int = 1
     deterministic: bool = True  # reproducible kernels; False may be faster on GPU
     fast_dev_run: int = field(default=0, metadata=_help("Run N batches of each loop; 0 = off."))
@@ -255,8 +260,8 @@ class LoggerConfig:
         default="auto", metadata=_help("W&B mode; auto = online only when logged in.")
     )
     project: str = "fabricx"
-    entity: Optional[str] = None
-    group: Optional[str] = None
+    entity: str | None = None
+    group: str | None = None
     tags: list[str] = field(default_factory=list)
     log_artifacts: bool = field(
         default=True, metadata=_help("Log the best checkpoint and exports as W&B artifacts.")
@@ -337,7 +342,7 @@ class VerifyConfig:
 class ExportConfig:
     """Export targets: each option of the `export` group fills in its own key."""
 
-    onnx: Optional[OnnxExportConfig] = None
+    onnx: OnnxExportConfig | None = None
     verify: VerifyConfig = field(default_factory=VerifyConfig)
 
     @property
@@ -384,7 +389,9 @@ class TrainConfig:
         for stage in self.stages:
             check_choice("stages", stage, STAGES)
         if not self.experiment or "/" in self.experiment:
-            raise ConfigError(f"experiment={self.experiment!r} must be a non-empty name without '/'.")
+            raise ConfigError(
+                f"experiment={self.experiment!r} must be a non-empty name without '/'."
+            )
 
     @property
     def target_prefixes(self) -> list[str]:
@@ -401,7 +408,9 @@ class EvalConfig:
     accelerator: str = "auto"
     extra_target_prefixes: list[str] = field(
         default_factory=list,
-        metadata=_help("Modules to allow beyond fabricx's defaults; the run's own list is not trusted."),
+        metadata=_help(
+            "Modules to allow beyond fabricx's defaults; the run's own list is not trusted."
+        ),
     )
 
 

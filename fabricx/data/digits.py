@@ -67,7 +67,10 @@ class DigitsDataModule(pl.LightningDataModule):
             images, labels, test_size=held_out, stratify=labels, random_state=self.seed
         )
         x_val, x_test, y_val, y_test = train_test_split(
-            x_rest, y_rest, test_size=self.test_fraction / held_out, stratify=y_rest,
+            x_rest,
+            y_rest,
+            test_size=self.test_fraction / held_out,
+            stratify=y_rest,
             random_state=self.seed,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shutil
 import tempfile
@@ -29,6 +30,9 @@ def export_onnx(
     """
     import onnx
 
+    # torch resets its loggers' levels at import, so this cannot live in the logging config:
+    # without torchvision the exporter warns once per torchvision op it cannot register.
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     model = copy.deepcopy(model).to("cpu", torch.float32).eval()
     inputs = {name: t.detach().to("cpu") for name, t in example_inputs.items()}
     batch = torch.export.Dim("batch")
@@ -52,10 +56,13 @@ def export_onnx(
                 verbose=False,
             )
         onnx.checker.check_model(str(staging / path.name), full_check=True)
-        written = []
-        for file in sorted(staging.iterdir()):
+        # The graph goes last: a model.onnx only ever appears beside its complete weights.
+        files = sorted(staging.iterdir(), key=lambda f: f.name == path.name)
+        stale = path.parent / f"{path.name}.data"
+        if stale.exists() and not (staging / stale.name).exists():
+            stale.unlink()  # left by an earlier export with external data
+        for file in files:
             os.replace(file, path.parent / file.name)
-            written.append(path.parent / file.name)
-        return written
+        return [path.parent / file.name for file in files]
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -24,7 +24,9 @@ class ParityResult:
         return asdict(self)
 
 
-def gather_inputs(batches: Iterable[Any], split_batch: SplitBatch, count: int) -> dict[str, torch.Tensor]:
+def gather_inputs(
+    batches: Iterable[Any], split_batch: SplitBatch, count: int
+) -> dict[str, torch.Tensor]:
     """The first `count` samples of `batches`, as one dict of input tensors."""
     parts: dict[str, list[torch.Tensor]] = {}
     seen = 0
@@ -40,8 +42,12 @@ def gather_inputs(batches: Iterable[Any], split_batch: SplitBatch, count: int) -
 
 @torch.no_grad()
 def check_parity(
-    eager: Runner, exported: Runner, pool: dict[str, torch.Tensor], batch_sizes: list[int],
-    atol: float, rtol: float,
+    eager: Runner,
+    exported: Runner,
+    pool: dict[str, torch.Tensor],
+    batch_sizes: list[int],
+    atol: float,
+    rtol: float,
 ) -> list[ParityResult]:
     """Run both on the first `b` samples of `pool` for each batch size `b`."""
     available = next(iter(pool.values())).shape[0]
@@ -64,7 +70,11 @@ def check_parity(
 
 @torch.no_grad()
 def score(runner: Runner, batches: Iterable[Any], split_batch: SplitBatch, metric: Metric) -> float:
-    """The task metric of `runner` over every batch (the whole split)."""
+    """The task metric of `runner` over every batch (the whole split).
+
+    Give a metric built with sync_on_compute=False: under DDP only rank 0 verifies, and a
+    metric that gathers from the other ranks would wait for them forever.
+    """
     metric.reset()
     for batch in batches:
         inputs, target = split_batch(batch)

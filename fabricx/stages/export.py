@@ -20,4 +20,4 @@ def run(ctx: RunContext) -> None:
             dynamic_batch=onnx_cfg.dynamic_batch,
             external_data=onnx_cfg.external_data,
         )
-        ctx.artifacts["onnx"] = files[0] if len(files) == 1 else next(f for f in files if f.suffix == ".onnx")
+        ctx.artifacts["onnx"] = next(f for f in files if f.suffix == ".onnx")

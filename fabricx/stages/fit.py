@@ -8,6 +8,8 @@ from fabricx.stages.context import RunContext
 def run(ctx: RunContext) -> None:
     ctx.trainer.fit(ctx.task, datamodule=ctx.datamodule)
     ctx.weights = "trained"
+    # Epoch-level values only: "train/loss_step" is one noisy batch, "train/loss_epoch" the
+    # same number as "train/loss".
     for key, value in ctx.trainer.callback_metrics.items():
-        if key.startswith(("train/", "val/")):
+        if key.startswith(("train/", "val/")) and not key.endswith(("_step", "_epoch")):
             ctx.metrics[key] = float(value)

@@ -21,7 +21,9 @@ from fabricx.stages.context import RunContext
 def run(ctx: RunContext) -> None:
     path = ctx.run_dir / "export" / "model.onnx"
     if not path.is_file():
-        raise StageError(f"verify needs {path}; run the export stage first (stages=[export,verify]).")
+        raise StageError(
+            f"verify needs {path}; run the export stage first (stages=[export,verify])."
+        )
     ctx.use_checkpoint()
     verify = ctx.cfg.export.verify
     datamodule, split_batch = ctx.datamodule, ctx.task.split_batch
@@ -33,14 +35,28 @@ def run(ctx: RunContext) -> None:
     parity = check_parity(eager, runner, pool, verify.batch_sizes, verify.atol, verify.rtol)
 
     name = ctx.cfg.task.metric
-    eager_metric = score(eager, datamodule.test_dataloader(), split_batch, ctx.task.build_metric())
-    ort_metric = score(runner, datamodule.test_dataloader(), split_batch, ctx.task.build_metric())
+    eager_metric = score(
+        eager,
+        datamodule.test_dataloader(),
+        split_batch,
+        ctx.task.build_metric(sync_on_compute=False),
+    )
+    ort_metric = score(
+        runner,
+        datamodule.test_dataloader(),
+        split_batch,
+        ctx.task.build_metric(sync_on_compute=False),
+    )
     metric_ok = eager_metric - ort_metric <= verify.max_metric_drop
     report = {
         "model": str(path),
         "runtime": "onnxruntime",
         "providers": runner.session.get_providers(),
-        "tolerance": {"atol": verify.atol, "rtol": verify.rtol, "max_metric_drop": verify.max_metric_drop},
+        "tolerance": {
+            "atol": verify.atol,
+            "rtol": verify.rtol,
+            "max_metric_drop": verify.max_metric_drop,
+        },
         "parity": [p.as_dict() for p in parity],
         "metric": {"name": f"test/{name}", "eager_fp32": eager_metric, "onnxruntime": ort_metric},
         "passed": all(p.passed for p in parity) and metric_ok,

@@ -51,11 +51,19 @@ class ClassificationTask(pl.LightningModule):
         self.metric_name = metric
         # One metric object per split, so epoch averages never mix; "train" itself is taken
         # by nn.Module.train, hence the suffix.
-        self.metrics = nn.ModuleDict({f"{split}_metric": self.build_metric() for split in ("train", "val", "test")})
+        self.metrics = nn.ModuleDict(
+            {f"{split}_metric": self.build_metric() for split in ("train", "val", "test")}
+        )
 
-    def build_metric(self) -> Metric:
-        """A fresh metric object for "the metric"; verify recomputes it through ONNX Runtime."""
-        return MulticlassAccuracy(num_classes=self.num_classes, average="micro")
+    def build_metric(self, sync_on_compute: bool = True) -> Metric:
+        """A fresh metric object for "the metric"; verify recomputes it through ONNX Runtime.
+
+        Args:
+            sync_on_compute: gather over DDP ranks on compute; False for one-process scoring.
+        """
+        return MulticlassAccuracy(
+            num_classes=self.num_classes, average="micro", sync_on_compute=sync_on_compute
+        )
 
     @staticmethod
     def split_batch(batch: Any) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -73,7 +81,10 @@ class ClassificationTask(pl.LightningModule):
         metric = self.metrics[f"{split}_metric"]
         metric(logits, target)
         on_step = split == "train"
-        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=split != "test")
+        self.log(
+            f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=split != "test",
+            sync_dist=True,  # averaged over DDP ranks; a no-op on one process
+        )  # fmt: skip
         self.log(f"{split}/{self.metric_name}", metric, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 

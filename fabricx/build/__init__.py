@@ -1,0 +1,1 @@
+"""Turn a typed config into objects: datamodule, model, task, trainer (callbacks, loggers)."""

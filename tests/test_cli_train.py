@@ -1,0 +1,207 @@
+"""`fabricx train` end to end through the CLI, as a user runs it: run directory, W&B, stages."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import read_json, run_cli
+from wandb_offline import find_offline_runs, read_offline_run
+
+pytestmark = pytest.mark.slow
+
+
+def test_default_run_reaches_95_percent_and_verifies_onnx(default_run):
+    (run_dir,) = default_run.run_dirs()
+    record = read_json(run_dir / "metrics.json")
+    assert record["status"] == "ok"
+    assert record["stages"] == {"fit": "ok", "test": "ok", "export": "ok", "verify": "ok"}
+    assert record["metric"]["name"] == "test/acc"
+    assert record["metric"]["value"] >= 0.95
+    # The metric recomputed through ONNX Runtime sits beside the eager one.
+    assert abs(record["metrics"]["test/acc_onnx"] - record["metrics"]["test/acc"]) <= 0.005
+    print(f"fabricx train: {default_run.seconds:.1f} s, test/acc {record['metric']['value']:.4f}")
+
+
+def test_default_run_prints_summary_table(default_run):
+    out = default_run.stdout
+    for text in (
+        "test/acc",
+        "test/acc_onnx",
+        "run directory",
+        "export/model.onnx",
+        "checkpoints/best-",
+    ):
+        assert text in out, f"{text!r} missing from the summary:\n{out[-3000:]}"
+    (run_dir,) = default_run.run_dirs()
+    assert str(run_dir) in out
+    assert "Traceback" not in default_run.output
+
+
+def test_run_directory_layout(default_run):
+    (run_dir,) = default_run.run_dirs()
+    assert run_dir.parent == default_run.cwd / "runs" / "default"
+    assert run_dir.name.count("-") == 2  # <date>-<time>-<short id>
+    for name in (
+        "config.yaml",
+        "overrides.yaml",
+        "command.txt",
+        "provenance.json",
+        "metrics.csv",
+        "metrics.json",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "command.txt").read_text().startswith("fabricx train")
+    assert yaml.safe_load((run_dir / "overrides.yaml").read_text()) == []
+
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["data"]["_target_"] == "fabricx.data.digits.DigitsDataModule"
+    assert config["model"]["in_features"] == 64  # resolved, not "${data.num_features}"
+
+    provenance = read_json(run_dir / "provenance.json")
+    assert set(provenance["git"]) == {"sha", "dirty", "diff_sha256"}
+    assert provenance["packages"]["torch"].startswith("2.")
+    assert provenance["seed"] == 0
+    assert provenance["host"] and "cuda_available" in provenance["device"]
+
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert "last.ckpt" in checkpoints
+    assert any(n.startswith("best-") for n in checkpoints)
+    assert not [n for n in checkpoints if n.startswith(".")], "temporary checkpoint left behind"
+
+    with (run_dir / "metrics.csv").open() as f:
+        header = next(csv.reader(f))
+    assert {"val/acc", "train/loss_step", "test/acc"} <= set(header)
+
+    verify = read_json(run_dir / "export" / "verify.json")
+    assert verify["passed"] is True
+    assert [p["batch_size"] for p in verify["parity"]] == [1, 16, 64]
+    assert max(p["max_abs_diff"] for p in verify["parity"]) < 1e-4
+    assert verify["metric"]["onnxruntime"] == pytest.approx(
+        verify["metric"]["eager_fp32"], abs=0.005
+    )
+
+
+def test_checkpoints_load_with_weights_only(default_run):
+    (run_dir,) = default_run.run_dirs()
+    best = next((run_dir / "checkpoints").glob("best-*.ckpt"))
+    checkpoint = torch.load(best, map_location="cpu", weights_only=True)
+    config = checkpoint["hyper_parameters"]["config"]
+    assert type(config) is dict and type(config["model"]["hidden_sizes"]) is list
+    assert config["optim"]["_target_"] == "torch.optim.AdamW"
+
+
+def test_wandb_offline_run_holds_config_metrics_summary_artifacts(default_run):
+    (run_dir,) = default_run.run_dirs()
+    (path,) = find_offline_runs(run_dir / "wandb")
+    run = read_offline_run(path)
+    record = read_json(run_dir / "metrics.json")
+
+    assert run.project == "fabricx"
+    assert run.config["model"]["_target_"] == "fabricx.models.mlp.MLP"
+    assert run.config["optim"]["lr"] == pytest.approx(3e-3)
+    steps = [row for row in run.history if "train/loss_step" in row]
+    assert len(steps) >= 20  # logged per step, every log_every_n_steps
+    assert any("val/acc" in row for row in run.history)
+    assert run.summary["test/acc"] == pytest.approx(record["metrics"]["test/acc"])
+    assert run.summary["test/acc_onnx"] == pytest.approx(record["metrics"]["test/acc_onnx"])
+    by_type = {a["name"].split("-")[0]: a for a in run.artifacts}
+    assert by_type["model"]["type"] == "model"
+    assert any(f.startswith("checkpoints/best-") for f in by_type["model"]["files"])
+    assert "export/model.onnx" in by_type["onnx"]["files"]
+    assert by_type["onnx"]["metadata"]["verify"]["passed"] is True
+
+
+def test_stage_subset_and_no_logger(tmp_path: Path):
+    result = run_cli(
+        "train", "stages=[fit,test]", "trainer.max_epochs=1", "logger=none", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs()
+    record = read_json(run_dir / "metrics.json")
+    assert record["stages"] == {"fit": "ok", "test": "ok"}
+    assert not (run_dir / "export").exists()
+    assert not (run_dir / "metrics.csv").exists() and not (run_dir / "wandb").exists()
+    assert "test/acc" in record["metrics"]
+
+
+def test_export_none_skips_export_and_verify(tmp_path: Path):
+    result = run_cli("train", "export=none", "trainer.max_epochs=1", "logger=csv", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs()
+    assert read_json(run_dir / "metrics.json")["stages"] == {"fit": "ok", "test": "ok"}
+    assert not (run_dir / "export").exists()
+    assert (run_dir / "metrics.csv").is_file()
+
+
+def test_bf16_mixed_and_sgd_cosine_train_on_cpu(tmp_path: Path):
+    result = run_cli(
+        "train", "precision=bf16-mixed", "optim=sgd", "scheduler=cosine", "trainer.max_epochs=2",
+        "logger=csv", "export=none", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs()
+    assert (
+        yaml.safe_load((run_dir / "config.yaml").read_text())["precision"]["name"] == "bf16-mixed"
+    )
+    assert read_json(run_dir / "metrics.json")["metrics"]["test/acc"] > 0.5
+
+
+def test_debug_trainer_runs_every_stage_on_a_few_batches(tmp_path: Path):
+    result = run_cli("train", "trainer=debug", "logger=none", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs()
+    record = read_json(run_dir / "metrics.json")
+    # fast_dev_run monitors nothing, so there is no best-*.ckpt: "best" falls back to last.ckpt.
+    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["last.ckpt"]
+    assert record["weights"].endswith("last.ckpt")
+    assert record["stages"] == {"fit": "ok", "test": "ok", "export": "ok", "verify": "ok"}
+
+
+def test_multirun_gives_one_run_directory_and_wandb_run_per_job(tmp_path: Path):
+    result = run_cli("train", "-m", "optim.lr=0.01,0.001", "trainer.max_epochs=1", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    jobs = result.run_dirs()
+    assert len(jobs) == 2
+    lrs, run_ids = set(), set()
+    for job in jobs:
+        assert read_json(job / "metrics.json")["status"] == "ok"
+        lrs.add(yaml.safe_load((job / "config.yaml").read_text())["optim"]["lr"])
+        (path,) = find_offline_runs(job / "wandb")
+        run = read_offline_run(path)
+        run_ids.add(run.run_id)
+        assert "test/acc" in run.summary
+        assert "# one job of: fabricx train -m" in (job / "command.txt").read_text()
+    assert lrs == {0.01, 0.001}
+    assert len(run_ids) == 2
+
+
+def test_ddp_two_cpu_ranks_share_one_run_directory(tmp_path: Path):
+    result = run_cli(
+        "train", "strategy=ddp", "trainer.devices=2", "trainer.accelerator=cpu",
+        "trainer.max_epochs=1", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs()
+    assert (run_dir / "train_ddp_process_1.log").is_file()  # rank 1 ran, in the same directory
+    assert len(find_offline_runs(run_dir / "wandb")) == 1  # only rank 0 logs to W&B
+    assert read_json(run_dir / "metrics.json")["stages"]["verify"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["precision=16-mixed"], "precision=16-mixed needs a CUDA GPU"),
+        (["model._target_=os.system"], "outside the allowed modules"),
+        (["optim.lrr=0.1", "trainer.max_epochs=x"], "Did you mean: lr"),
+    ],
+)
+def test_config_errors_stop_before_a_run_directory_exists(tmp_path: Path, args, message):
+    result = run_cli("train", *args, cwd=tmp_path)
+    assert result.returncode == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
