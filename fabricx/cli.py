@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         # A DDP child rank: Lightning re-launches `sys.argv` as Hydra saw it, without the verb.
         argv.insert(0, os.environ[_VERB_ENV])
     verb, rest = argv[0], argv[1:]
+    if verb in VERBS:
+        from fabricx.config.compose import quote_numeric_choices
+
+        rest = quote_numeric_choices(rest, _config_dir_flag(rest))
     handlers: dict[str, Callable[[list[str]], int]] = {
         "train": _train,
         "eval": _eval,
@@ -76,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fabricx: interrupted", file=sys.stderr)
         return 130
+
+
+def _config_dir_flag(rest: list[str]) -> str | None:
+    for flag in ("--config-dir", "-cd"):
+        if flag in rest[:-1]:
+            return rest[rest.index(flag) + 1]
+    return next((a.split("=", 1)[1] for a in rest if a.startswith("--config-dir=")), None)
 
 
 def _report(err: FabricxError) -> None:

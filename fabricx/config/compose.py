@@ -11,6 +11,7 @@ Nothing here imports torch or lightning.
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -95,6 +96,28 @@ def group_options(group: str, config_dir: str | None = None) -> list[str] | None
     return sorted(names)
 
 
+def quote_numeric_choices(args: list[str], config_dir: str | None = None) -> list[str]:
+    """Quote group choices that look like numbers: `precision=32` -> `precision='32'`.
+
+    Hydra parses the 32 of `precision=32` as an int and refuses it as a group choice, yet
+    `32` is the option's name (conf/precision/32.yaml). Flags and key overrides pass as is.
+    """
+    quoted = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        group = key.lstrip("+")
+        if (
+            sep
+            and not arg.startswith("-")
+            and "." not in group
+            and re.fullmatch(r"[0-9][0-9.]*", value)
+            and group_options(group, config_dir) is not None
+        ):
+            arg = f"{key}='{value}'"
+        quoted.append(arg)
+    return quoted
+
+
 def validate(
     config_name: str,
     overrides: list[str],
@@ -107,6 +130,7 @@ def validate(
     Raises:
         ConfigError: every problem found, one line each (exit status 2 at the CLI).
     """
+    overrides = quote_numeric_choices(overrides, config_dir)
     parsed, problems = _parse(overrides)
     if problems:
         raise ConfigError(problems)
@@ -185,17 +209,21 @@ def _validate_job(config_name: str, overrides: list[str], config_dir: str | None
 
 
 def _with_source(problem: str, overrides: list[str], choices: dict[str, str]) -> str:
-    """Append where the offending key came from: an override, or a group's YAML file."""
+    """Add where the offending key came from: an override, or a group's YAML file."""
     if "(from " in problem:
         return problem
     key = problem.split("=", 1)[0].split(":", 1)[0].split(" ", 1)[0]
-    for line in overrides:
-        if line.lstrip("+~").split("=", 1)[0] == key:
-            return f"{problem} (from command-line override '{line}')"
+    source = "the primary config"
     group = key.split(".", 1)[0]
     if group in choices and choices[group] is not None:
-        return f"{problem} (from conf/{group}/{choices[group]}.yaml or its schema)"
-    return f"{problem} (from the primary config)"
+        source = f"{group}/{choices[group]}.yaml or its schema"
+    for line in overrides:
+        if line.lstrip("+~").split("=", 1)[0] == key:
+            source = f"command-line override '{line}'"
+    # "x must be > 0." -> "x must be > 0 (from ...)."; a closing "?" stays where it is.
+    if problem.endswith("."):
+        return f"{problem[:-1]} (from {source})."
+    return f"{problem} (from {source})"
 
 
 def to_typed(cfg: DictConfig) -> Any:
@@ -317,10 +345,14 @@ def _diagnose(
 
 def _hydra_problem(err: Exception, source: str) -> str:
     """One line for a Hydra/OmegaConf composition error: key, source, closest names."""
-    cause = err
-    while cause.__cause__ is not None and not isinstance(cause, OmegaConfBaseException):
-        cause = cause.__cause__
+    cause: BaseException | None = err
+    # Hydra re-raises some OmegaConf errors inside `except` without `from`: follow both links.
+    while cause is not None and not isinstance(cause, OmegaConfBaseException):
+        cause = cause.__cause__ or cause.__context__
     if isinstance(cause, OmegaConfBaseException):
+        first = str(err).splitlines()[0]
+        if first.startswith("In '"):  # "In 'optim/badopt': ..." names the YAML file
+            source = f"config file {first[4:].split(chr(39), 1)[0]}.yaml"
         return _omegaconf_problem(cause, source)
     first = str(err).splitlines()[0]
     if "Could not find" in first:  # a defaults-list entry names a missing option

@@ -6,8 +6,9 @@ import dataclasses
 from pathlib import Path
 
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from fabricx.config.compose import to_typed
+from fabricx.config.compose import _omegaconf_problem, to_typed
 from fabricx.config.instantiate import check_targets
 from fabricx.config.schema import DEFAULT_TARGET_PREFIXES, GROUP_SCHEMAS, EvalConfig, TrainConfig
 from fabricx.errors import ConfigError

@@ -372,7 +372,7 @@ class TrainConfig:
     trainer: TrainerConfig = MISSING
     logger: LoggerConfig = MISSING
     callbacks: CallbacksConfig = MISSING
-    export: ExportConfig = MISSING
+    export: ExportConfig = field(default_factory=ExportConfig)  # export=[] is none
     paths: PathsConfig = field(default_factory=PathsConfig)
     experiment: str = field(default="default", metadata=_help("Runs go to runs/<experiment>/."))
     seed: int = 0

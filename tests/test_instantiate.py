@@ -1,0 +1,228 @@
+"""`_target_` allow-listing: a config read from disk may name any callable, so only the
+allowed modules are ever imported or called. Also the suggestion helpers of fabricx.errors.
+
+Real objects, no mocks; nothing here imports torch or lightning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from fabricx.config.instantiate import check_targets, safe_instantiate, target_allowed
+from fabricx.config.schema import DEFAULT_TARGET_PREFIXES
+from fabricx.errors import ConfigError, check_choice, did_you_mean
+
+# --- target_allowed ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "prefixes", "allowed"),
+    [
+        ("torch.optim.SGD", ["torch"], True),
+        ("torch", ["torch"], True),
+        ("torchevil.x", ["torch"], False),
+        ("torchevil", ["torch"], False),
+        ("torch.optim.SGD", ["torch."], True),  # a trailing dot means the same package
+        ("torch.optim.SGD", ["torch.optim"], True),
+        ("torch.nn.Linear", ["torch.optim"], False),
+        ("os.system", ["fabricx", "torch"], False),
+        ("mylab.nets.Net", ["fabricx", "mylab"], True),
+        ("fabricx.models.mlp.MLP", [], False),
+        ("", ["torch"], False),
+    ],
+)
+def test_target_allowed(target: str, prefixes: list[str], allowed: bool) -> None:
+    assert target_allowed(target, prefixes) is allowed
+
+
+def test_default_prefixes_allow_the_shipped_targets_only() -> None:
+    for target in ("fabricx.models.mlp.MLP", "torch.optim.AdamW", "lightning.pytorch.Trainer"):
+        assert target_allowed(target, DEFAULT_TARGET_PREFIXES)
+    for target in ("os.system", "subprocess.run", "builtins.eval", "torchevil.x"):
+        assert not target_allowed(target, DEFAULT_TARGET_PREFIXES)
+
+
+# --- check_targets ----------------------------------------------------------------------------
+
+
+def test_check_targets_passes_allowed_nested_targets() -> None:
+    node = {
+        "_target_": "fabricx.tasks.X",
+        "inner": {"_target_": "torch.nn.Linear"},
+        "layers": [{"_target_": "torch.nn.ReLU"}, 3, "text"],
+    }
+    check_targets(node, ["fabricx", "torch"], "task")
+
+
+def test_check_targets_reports_every_refused_target_with_the_hint() -> None:
+    node = {
+        "_target_": "fabricx.tasks.X",
+        "a": {"_target_": "os.system", "command": "echo hi"},
+        "b": [
+            {"_target_": "torch.nn.Linear"},
+            {"x": {"_target_": "evil.mod.f"}},
+            ({"_target_": "subprocess.run"},),
+        ],
+    }
+    with pytest.raises(ConfigError, match=r"model\.a\._target_='os\.system'") as err:
+        check_targets(node, ["fabricx", "torch"], "model")
+    problems = err.value.problems
+    assert len(problems) == 3, problems
+    assert problems[0].startswith("model.a._target_='os.system' is outside the allowed modules")
+    assert problems[1].startswith("model.b[1].x._target_='evil.mod.f'")
+    assert problems[2].startswith("model.b[2][0]._target_='subprocess.run'")
+    assert "extra_target_prefixes=[os]" in problems[0]
+    assert "extra_target_prefixes=[evil]" in problems[1]
+    assert "extra_target_prefixes=[subprocess]" in problems[2]
+    for problem in problems:
+        assert "['fabricx', 'torch']" in problem
+
+
+def test_check_targets_checks_the_root_and_dataclasses() -> None:
+    @dataclasses.dataclass
+    class Node:
+        _target_: str = "builtins.eval"
+        child: dict = dataclasses.field(default_factory=lambda: {"_target_": "torch.nn.ReLU"})
+
+    with pytest.raises(ConfigError, match=r"builtins\.eval") as err:
+        check_targets(Node(), ["torch"], "model")
+    assert err.value.problems == [
+        "model._target_='builtins.eval' is outside the allowed modules ['torch']. If you trust "
+        "it, add its package: extra_target_prefixes=[builtins]."
+    ]
+    check_targets(Node(), ["torch", "builtins"], "model")
+
+
+# --- safe_instantiate -------------------------------------------------------------------------
+
+
+def test_safe_instantiate_refuses_os_system() -> None:
+    node = {"_target_": "os.system", "command": "echo hi"}
+    with pytest.raises(ConfigError, match=r"model\._target_='os\.system' is outside") as err:
+        safe_instantiate(node, DEFAULT_TARGET_PREFIXES, "model")
+    assert len(err.value.problems) == 1
+    assert "extra_target_prefixes=[os]" in err.value.problems[0]
+
+
+def test_safe_instantiate_refuses_before_anything_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "created-by-target"
+    node = {"_target_": "os.makedirs", "name": str(marker)}
+    with pytest.raises(ConfigError, match=r"os\.makedirs"):
+        safe_instantiate(node, ["fabricx"], "model")
+    assert not marker.exists()
+    # A nested refused target stops the allowed outer one from being built too.
+    outer = {"_target_": "fabricx.errors.ConfigError", "problems": [node]}
+    with pytest.raises(ConfigError, match=r"model\.problems\[0\]\._target_='os\.makedirs'"):
+        safe_instantiate(outer, ["fabricx"], "model")
+    assert not marker.exists()
+    # Control: the same node, once its module is allowed, does run.
+    safe_instantiate(node, ["fabricx", "os"], "model")
+    assert marker.is_dir()
+
+
+def test_safe_instantiate_refuses_a_module_it_never_imports() -> None:
+    node = {"_target_": "no_such_package_fabricx_test.run"}
+    with pytest.raises(ConfigError, match="no_such_package_fabricx_test"):
+        safe_instantiate(node, ["fabricx"], "callbacks")
+
+
+def test_safe_instantiate_builds_an_allowed_dict_node() -> None:
+    built = safe_instantiate(
+        {"_target_": "fabricx.errors.ConfigError", "problems": "x"}, ["fabricx"], "error"
+    )
+    assert type(built) is ConfigError
+    assert built.problems == ["x"]
+
+
+def test_safe_instantiate_builds_an_allowed_dataclass_node() -> None:
+    @dataclasses.dataclass
+    class ErrorConfig:
+        _target_: str = "fabricx.errors.ConfigError"
+        problems: list = dataclasses.field(default_factory=lambda: ["a", "b"])
+
+    built = safe_instantiate(ErrorConfig(), ["fabricx"], "error")
+    assert type(built) is ConfigError
+    assert built.problems == ["a", "b"]
+
+
+def test_safe_instantiate_passes_kwargs_unchanged_without_recursing() -> None:
+    payload = {"_target_": "os.system", "command": "echo hi", "nested": [{"_target_": "x.y"}]}
+    built = safe_instantiate({"_target_": "builtins.dict", "a": 1}, ["builtins"], "d", b=payload)
+    assert built == {"a": 1, "b": payload}
+    assert type(built["b"]) is dict
+    assert built["b"] is payload  # passed at call time: neither copied, converted nor built
+
+
+def test_safe_instantiate_kwargs_reach_the_constructor() -> None:
+    built = safe_instantiate(
+        {"_target_": "fabricx.errors.ConfigError"},
+        ["fabricx"],
+        "error",
+        problems={"_target_": "os.system"},
+    )
+    # ConfigError lists an iterable of problems: the kwarg arrived as the plain dict.
+    assert built.problems == ["_target_"]
+
+
+def test_safe_instantiate_extra_prefix_allows_a_user_target() -> None:
+    node = {"_target_": "collections.OrderedDict", "a": 1}
+    with pytest.raises(ConfigError, match="extra_target_prefixes=\\[collections\\]"):
+        safe_instantiate(node, DEFAULT_TARGET_PREFIXES, "model")
+    built = safe_instantiate(node, [*DEFAULT_TARGET_PREFIXES, "collections"], "model")
+    assert dict(built) == {"a": 1}
+
+
+# --- did_you_mean and check_choice ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "candidates", "expected"),
+    [
+        ("adamx", ["adamw", "sgd"], " Did you mean: adamw?"),
+        ("lrr", ["lr", "weight_decay"], " Did you mean: lr?"),
+        ("trian", ["train", "eval", "config"], " Did you mean: train?"),
+        ("bf16", ["32-true", "bf16-mixed", "16-mixed", "bf16-true"], None),
+        ("zzz", ["adamw", "sgd"], ""),
+        ("adamw", [], ""),
+    ],
+)
+def test_did_you_mean(word: str, candidates: list[str], expected: str | None) -> None:
+    hint = did_you_mean(word, candidates)
+    if expected is not None:
+        assert hint == expected
+    else:  # prefix matches count even when difflib finds them too far
+        assert hint.startswith(" Did you mean: ")
+        assert set(hint.removeprefix(" Did you mean: ").rstrip("?").split(", ")) == {
+            "bf16-mixed",
+            "bf16-true",
+        }
+
+
+def test_did_you_mean_gives_at_most_n() -> None:
+    hint = did_you_mean("a", ["a1", "a2", "a3", "a4"], n=2)
+    assert hint.count(",") == 1
+
+
+def test_check_choice_accepts_a_choice() -> None:
+    check_choice("task.mode", "max", ("min", "max"))
+
+
+def test_check_choice_refuses_listing_choices_and_the_closest() -> None:
+    with pytest.raises(ConfigError, match=r"task\.mode='mx' is not one of \['min', 'max'\]") as err:
+        check_choice("task.mode", "mx", ("min", "max"))
+    assert err.value.problems == ["task.mode='mx' is not one of ['min', 'max']. Did you mean: max?"]
+
+
+def test_check_choice_refuses_without_a_suggestion_when_none_is_close() -> None:
+    with pytest.raises(ConfigError) as err:
+        check_choice("precision.name", "fp8", ("32-true", "bf16-mixed"))
+    assert err.value.problems == ["precision.name='fp8' is not one of ['32-true', 'bf16-mixed']."]
+
+
+def test_check_choice_skips_an_unresolved_interpolation() -> None:
+    check_choice("callbacks.checkpoint.mode", "${task.mode}", ("min", "max"))
+    with pytest.raises(ConfigError):
+        check_choice("callbacks.checkpoint.mode", "$task.mode", ("min", "max"))
