@@ -162,7 +162,7 @@ def _best_model_name(checkpoint: Path) -> str | None:
 
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
+    except Exception:  # an unreadable file only means "no ranking": fall back to the newest
         return None
     for key, value in state.get("callbacks", {}).items():
         if str(key).startswith("ModelCheckpoint") and value.get("best_model_path"):
@@ -180,7 +180,7 @@ def load_weights(module: Any, path: Path) -> dict[str, Any]:
 
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
+    except Exception as err:  # any unpickling failure means the same thing to the user
         raise FabricxError(f"could not load checkpoint {path}: {err}") from None
     module.load_state_dict(checkpoint["state_dict"])
     return checkpoint

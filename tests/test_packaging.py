@@ -41,10 +41,8 @@ def test_wheel_carries_every_config_and_module(wheel: Path):
 
 def test_installed_wheel_composes_from_its_own_conf(wheel: Path, tmp_path: Path):
     target = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    pip_install = [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target"]
+    subprocess.run([*pip_install, str(target), str(wheel)], check=True, capture_output=True)
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = subprocess.run(
         [sys.executable, "-c", "from fabricx.config.compose import conf_dir; print(conf_dir())"],

@@ -193,7 +193,7 @@ def _element_as_str(value: Any) -> str:
 def _validate_job(config_name: str, overrides: list[str], config_dir: str | None) -> Any:
     try:
         cfg = compose(config_name, overrides, config_dir, with_choices=True)
-    except Exception as err:
+    except Exception as err:  # Hydra and OmegaConf raise many types; _diagnose sorts them
         raise ConfigError(_diagnose(config_name, overrides, config_dir, err)) from None
     choices = dict(cfg.hydra.runtime.choices)
     with open_dict(cfg):
@@ -249,7 +249,7 @@ def to_typed(cfg: DictConfig) -> Any:
     except ConfigError:
         raise
     except OmegaConfBaseException as err:
-        raise ConfigError(_omegaconf_problem(err, "config")) from None
+        raise ConfigError(omegaconf_problem(err, "config")) from None
 
 
 def _convert_problems(node: DictConfig, key: str) -> list[str]:
@@ -260,7 +260,7 @@ def _convert_problems(node: DictConfig, key: str) -> list[str]:
     except InterpolationResolutionError as err:
         return [f"{key}: {str(err).splitlines()[0]}"]
     except OmegaConfBaseException as err:
-        return [_omegaconf_problem(err, "config")]
+        return [omegaconf_problem(err, "config")]
     return []
 
 
@@ -333,12 +333,12 @@ def _diagnose(
             good_groups.append(o.input_line)
     try:
         compose(config_name, good_groups, config_dir)
-    except Exception as base_err:
+    except Exception as base_err:  # the config files themselves are broken
         return [*problems, _hydra_problem(base_err, "the composed config files")]
     for o in values:
         try:
             compose(config_name, [*good_groups, o.input_line], config_dir)
-        except Exception as one_err:
+        except Exception as one_err:  # this override alone breaks composition
             problems.append(_hydra_problem(one_err, f"command-line override '{o.input_line}'"))
     return problems or [_hydra_problem(err, "the command line")]
 
@@ -353,14 +353,14 @@ def _hydra_problem(err: Exception, source: str) -> str:
         first = str(err).splitlines()[0]
         if first.startswith("In '"):  # "In 'optim/badopt': ..." names the YAML file
             source = f"config file {first[4:].split(chr(39), 1)[0]}.yaml"
-        return _omegaconf_problem(cause, source)
+        return omegaconf_problem(cause, source)
     first = str(err).splitlines()[0]
     if "Could not find" in first:  # a defaults-list entry names a missing option
         return f"{first.split(': ', 1)[-1]} (from {source}). Check the option name."
     return f"{first} (from {source})"
 
 
-def _omegaconf_problem(err: OmegaConfBaseException, source: str) -> str:
+def omegaconf_problem(err: OmegaConfBaseException, source: str) -> str:
     key = getattr(err, "full_key", None) or "?"
     message = str(getattr(err, "msg", None) or err).splitlines()[0]
     if isinstance(err, (ConfigKeyError, ConfigAttributeError)):

@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from fabricx.config.compose import _omegaconf_problem, to_typed
+from fabricx.config.compose import omegaconf_problem, to_typed
 from fabricx.config.instantiate import check_targets
 from fabricx.config.schema import DEFAULT_TARGET_PREFIXES, GROUP_SCHEMAS, EvalConfig, TrainConfig
 from fabricx.errors import ConfigError
@@ -35,8 +35,8 @@ def load_saved_config(run_dir: Path) -> TrainConfig:
     }
     try:
         merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), schemas, raw)
-    except Exception as err:
-        raise ConfigError(f"{path} does not match the schema: {str(err).splitlines()[0]}") from None
+    except OmegaConfBaseException as err:
+        raise ConfigError(omegaconf_problem(err, str(path))) from None
     try:
         return to_typed(merged)
     except ConfigError as err:
