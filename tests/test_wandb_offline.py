@@ -35,10 +35,11 @@ def offline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_reads_real_offline_run(offline_env: Path) -> None:
     import wandb
 
-    run = wandb.init(
-        mode="offline", dir=offline_env, project="p", config={"a": 1, "nested": {"b": 2.5}}
-    )
-    run.config.update({"big": BIG})
+    # The big value goes in with init (the run record), as fabricx passes its config: a later
+    # run.config.update is debounced by wandb-core and, under load, may not be written
+    # before finish, which made this test flaky.
+    config = {"a": 1, "nested": {"b": 2.5}, "big": BIG}
+    run = wandb.init(mode="offline", dir=offline_env, project="p", config=config)
     for loss in (0.5, 0.4, 0.3):
         run.log({"loss": loss})
     run.summary["final/acc"] = 0.97

@@ -28,17 +28,18 @@ def run(ctx: RunContext, console: Console | None = None) -> None:
         style = "bold green" if key == ctx.metric_key else None
         metrics.add_row(key, f"{ctx.metrics[key]:.4f}", style=style)
 
-    files = Table(title="run directory", title_justify="left", show_edge=False)
+    files = Table(title="files", title_justify="left", show_edge=False)
     files.add_column("what")
-    files.add_column("path")
+    files.add_column("path", overflow="fold")
     files.add_column("size", justify="right")
-    files.add_row("run", str(ctx.out_dir), "")
     for name, path in sorted(ctx.artifacts.items()):
         files.add_row(name, _relative(path, ctx.out_dir), _size(path))
     stages = ", ".join(f"{name}: {status}" for name, status in ctx.stages.items())
     console.print(metrics)
     console.print(files)
     console.print(f"stages: {stages}")
+    # Never wrapped or cut: the one line a user copies into the next command.
+    console.print(f"run directory: {ctx.out_dir}", soft_wrap=True, highlight=False)
 
 
 def _relative(path: Path, root: Path) -> str:
