@@ -166,7 +166,8 @@ def _run_hydra(config_name: str, rest: list[str], job: str) -> int:
     """
     import hydra
 
-    from fabricx.config.compose import conf_dir, register
+    from fabricx.config.compose import register
+    from fabricx.config.paths import conf_dir
 
     register()
 

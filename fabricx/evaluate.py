@@ -16,9 +16,9 @@ from lightning.pytorch.callbacks import RichProgressBar
 from omegaconf import DictConfig
 
 from fabricx.build.components import build_datamodule, build_model, build_task
-from fabricx.config.compose import to_typed
 from fabricx.config.saved import check_eval_target, load_saved_config
 from fabricx.config.schema import DEFAULT_TARGET_PREFIXES, EvalConfig
+from fabricx.config.typed import to_typed
 from fabricx.logs import route_lightning_logs
 from fabricx.runner import run_stages
 from fabricx.stages.context import RunContext

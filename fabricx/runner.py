@@ -15,8 +15,8 @@ from omegaconf import DictConfig
 from fabricx import runs, tracking
 from fabricx.build.components import build_datamodule, build_model, build_task
 from fabricx.build.trainer import build_trainer
-from fabricx.config.compose import plain, to_typed
 from fabricx.config.schema import STAGES, TrainConfig
+from fabricx.config.typed import plain, to_typed
 from fabricx.logs import route_lightning_logs
 from fabricx.stages import export, fit, summary, test, verify
 from fabricx.stages.context import RunContext

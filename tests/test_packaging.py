@@ -45,7 +45,7 @@ def test_installed_wheel_composes_from_its_own_conf(wheel: Path, tmp_path: Path)
     subprocess.run([*pip_install, str(target), str(wheel)], check=True, capture_output=True)
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = subprocess.run(
-        [sys.executable, "-c", "from fabricx.config.compose import conf_dir; print(conf_dir())"],
+        [sys.executable, "-c", "from fabricx.config.paths import conf_dir; print(conf_dir())"],
         cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert Path(where) == target / "fabricx" / "conf"

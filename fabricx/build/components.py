@@ -8,9 +8,9 @@ from typing import Any
 import lightning.pytorch as pl
 from torch import nn
 
-from fabricx.config.compose import plain
 from fabricx.config.instantiate import safe_instantiate
 from fabricx.config.schema import TrainConfig
+from fabricx.config.typed import plain
 
 
 def build_datamodule(cfg: TrainConfig, prefixes: list[str] | None = None) -> pl.LightningDataModule:

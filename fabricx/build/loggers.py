@@ -8,8 +8,8 @@ from pathlib import Path
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
-from fabricx.config.compose import plain
 from fabricx.config.schema import TrainConfig
+from fabricx.config.typed import plain
 
 
 def wandb_mode(requested: str) -> str:

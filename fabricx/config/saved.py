@@ -8,9 +8,10 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from fabricx.config.compose import omegaconf_problem, to_typed
 from fabricx.config.instantiate import check_targets
+from fabricx.config.problems import omegaconf_problem
 from fabricx.config.schema import DEFAULT_TARGET_PREFIXES, GROUP_SCHEMAS, EvalConfig, TrainConfig
+from fabricx.config.typed import to_typed
 from fabricx.errors import ConfigError
 
 

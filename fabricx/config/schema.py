@@ -27,6 +27,8 @@ LOGGER_BACKENDS = ("wandb", "csv", "none")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 PROGRESS_BARS = ("rich", "tqdm", "none")
 MODES = ("min", "max")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "hpu")
+CLASSIFICATION_METRICS = ("acc",)
 DEFAULT_TARGET_PREFIXES = ["fabricx", "torch", "lightning", "torchmetrics", "transformers"]
 
 
@@ -124,6 +126,11 @@ class TaskConfig:
     def __post_init__(self) -> None:
         check_choice("task.mode", self.mode, MODES)
 
+    @property
+    def logged_keys(self) -> list[str]:
+        """What the task logs per epoch: what a checkpoint or early stopping may monitor."""
+        return [f"{split}/{name}" for split in ("val", "train") for name in (self.metric, "loss")]
+
 
 @dataclass
 class ClassificationTaskConfig(TaskConfig):
@@ -133,6 +140,10 @@ class ClassificationTaskConfig(TaskConfig):
     metric: str = "acc"
     monitor: str = "val/acc"
     mode: str = "max"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice("task.metric", self.metric, CLASSIFICATION_METRICS)
 
 
 # --- optimizer and schedule ---------------------------------------------------------------
@@ -241,13 +252,40 @@ class TrainerConfig:
     num_sanity_val_steps: int = 2
 
     def __post_init__(self) -> None:
-        if self.max_epochs < 1 and self.max_steps < 1:
+        check_choice("trainer.accelerator", self.accelerator, ACCELERATORS)
+        _check_devices(self.devices)
+        if self.max_epochs == 0 or self.max_epochs < -1:
             raise ConfigError(
-                f"trainer.max_epochs={self.max_epochs} and trainer.max_steps={self.max_steps}:"
-                " set one of them to a positive number."
+                f"trainer.max_epochs={self.max_epochs} trains nothing: give a number >= 1, or -1"
+                " to stop at trainer.max_steps."
+            )
+        if self.max_epochs == -1 and self.max_steps < 1:
+            raise ConfigError(
+                f"trainer.max_epochs=-1 needs trainer.max_steps >= 1 (got {self.max_steps}),"
+                " or the run never ends."
             )
         if self.fast_dev_run < 0:
             raise ConfigError(f"trainer.fast_dev_run={self.fast_dev_run} must be >= 0.")
+
+
+def _check_devices(devices: Any) -> None:
+    """Lightning's `devices`: "auto", a count (-1 = all), a list of indices or "0,1"."""
+    if devices == "auto" or (
+        isinstance(devices, int) and not isinstance(devices, bool) and devices >= -1
+    ):
+        return
+    if (
+        isinstance(devices, list)
+        and devices
+        and all(isinstance(d, int) and d >= 0 for d in devices)
+    ):
+        return
+    if isinstance(devices, str) and all(p.strip().isdigit() for p in devices.split(",")):
+        return
+    raise ConfigError(
+        f"trainer.devices={devices!r} is not a device spec: use auto, a count such as 2 (-1 for"
+        " all), a list such as [0,1], or a string such as '0,1'."
+    )
 
 
 # --- logging and callbacks ----------------------------------------------------------------
@@ -388,6 +426,14 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for stage in self.stages:
             check_choice("stages", stage, STAGES)
+        keys = self.task.logged_keys
+        check_choice("task.monitor", self.task.monitor, keys)
+        if self.callbacks.checkpoint.enabled:
+            check_choice("callbacks.checkpoint.monitor", self.callbacks.checkpoint.monitor, keys)
+        if self.callbacks.early_stopping.enabled:
+            check_choice(
+                "callbacks.early_stopping.monitor", self.callbacks.early_stopping.monitor, keys
+            )
         if not self.experiment or "/" in self.experiment:
             raise ConfigError(
                 f"experiment={self.experiment!r} must be a non-empty name without '/'."
