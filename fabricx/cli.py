@@ -113,20 +113,28 @@ def _runs_a_job(args: Any) -> bool:
     return not (args.help or args.hydra_help or args.info or args.cfg or args.shell_completion)
 
 
+def _composes(args: Any) -> bool:
+    """False only for help and shell completion; --cfg and --info print a composed config,
+    so they are validated like a run."""
+    return not (args.help or args.hydra_help or args.shell_completion)
+
+
 def _train(rest: list[str]) -> int:
     from fabricx.config.compose import validate
 
     args = _hydra_args(rest)
-    if _runs_a_job(args):
+    if _composes(args):
         typed = validate(
             args.config_name or "train",
             args.overrides,
             config_dir=args.config_dir,
             multirun=args.multirun,
         )
-        from fabricx.build.hardware import check_hardware  # imports torch, not lightning
+        if _runs_a_job(args):
+            # Before Hydra creates a run directory; build_trainer checks again for API users.
+            from fabricx.build.hardware import check_hardware  # imports torch, not lightning
 
-        check_hardware(typed)
+            check_hardware(typed)
     return _run_hydra("train", rest, "fabricx.runner:train_job")
 
 
@@ -135,8 +143,10 @@ def _eval(rest: list[str]) -> int:
     from fabricx.config.saved import check_eval_target
 
     args = _hydra_args(rest)
-    if _runs_a_job(args):
-        check_eval_target(validate("eval", args.overrides, multirun=args.multirun))
+    if _composes(args):
+        eval_cfg = validate("eval", args.overrides, multirun=args.multirun)
+        if _runs_a_job(args):
+            check_eval_target(eval_cfg)
     return _run_hydra("eval", rest, "fabricx.evaluate:eval_job")
 
 
@@ -147,6 +157,10 @@ def _config(rest: list[str]) -> int:
     from fabricx.config.compose import validate
 
     args = _hydra_args(rest)
+    if not _runs_a_job(args):  # --help, --cfg, --info: Hydra answers them, nothing runs
+        if _composes(args):
+            validate(args.config_name or "train", args.overrides, config_dir=args.config_dir)
+        return _run_hydra(args.config_name or "train", rest, "fabricx.runner:train_job")
     typed = validate(
         args.config_name or "train",
         args.overrides,

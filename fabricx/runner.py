@@ -27,11 +27,14 @@ RANK_ZERO_STAGES = ("export", "verify")
 
 
 def plan(cfg: TrainConfig) -> list[str]:
-    """The stages to run, in flow order; export and verify drop out with export=none."""
-    chosen = [s for s in STAGES if s in cfg.stages]
+    """The stages to run, in flow order; export and verify drop out with export=none.
+
+    summary always runs last: it reports whatever ran, also for `stages=[fit,test]`.
+    """
+    chosen = [s for s in STAGES if s in cfg.stages and s != "summary"]
     if not cfg.export.targets:
         chosen = [s for s in chosen if s not in ("export", "verify")]
-    return chosen
+    return [*chosen, "summary"]
 
 
 def run(cfg: TrainConfig, run_dir: Path, group: str | None = None) -> RunContext:
@@ -59,10 +62,32 @@ def run_stages(ctx: RunContext, stages: list[str]) -> None:
                 ctx.stages[name] = "ok"
         status = "ok"
     finally:
-        tracking.write_record(ctx, status)
-        if "summary" in stages and rank_zero:
-            summary.run(ctx)
+        if rank_zero:
+            _write_record(ctx, status)
+            if "summary" in stages:
+                summary.run(ctx)
         tracking.close_tracker(ctx, status)
+
+
+def _write_record(ctx: RunContext, status: str) -> None:
+    if (ctx.out_dir / "metrics.csv").is_file():
+        ctx.artifacts["metrics_csv"] = ctx.out_dir / "metrics.csv"
+    ctx.artifacts["metrics_json"] = runs.write_json(
+        ctx.out_dir / "metrics.json", ctx.record(status)
+    )
+
+
+def _job_command(job_overrides: list[str], multirun: bool) -> list[str]:
+    """Arguments that rerun this job: the command line, or for a multirun job its flags
+    (--config-dir, ...) without -m, plus the job's own overrides."""
+    argv = sys.argv[1:]
+    if not multirun:
+        return argv
+    from hydra._internal.utils import get_args_parser
+
+    sweep_overrides = set(get_args_parser().parse_args(argv).overrides)
+    flags = [a for a in argv if a not in sweep_overrides and a not in ("-m", "--multirun")]
+    return [*flags, *job_overrides]
 
 
 def train_job(cfg: DictConfig) -> None:
@@ -81,7 +106,7 @@ def train_job(cfg: DictConfig) -> None:
             run_dir,
             plain(typed),
             job_overrides,
-            command=["fabricx", "train", *job_overrides],
+            command=["fabricx", "train", *_job_command(job_overrides, multirun)],
             seed=typed.seed,
             launched_by=["fabricx", "train", *sys.argv[1:]] if multirun else None,
         )

@@ -4,8 +4,7 @@
       config.yaml  overrides.yaml  command.txt  provenance.json
       checkpoints/ (best-*.ckpt, last.ckpt)  metrics.csv  metrics.json  export/
 
-Every file is written to a temporary name and renamed, so a killed run never leaves half a
-JSON file that a later `fabricx eval` would choke on.
+Every file is written atomically (fabricx.atomic). Checkpoints: fabricx.checkpoints.
 """
 
 from __future__ import annotations
@@ -18,14 +17,13 @@ import shlex
 import socket
 import subprocess
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from fabricx.errors import FabricxError
+from fabricx.atomic import atomic_open
 
 PACKAGES = (
     "fabricx", "torch", "lightning", "hydra-core", "omegaconf", "torchmetrics", "wandb",
@@ -34,25 +32,10 @@ PACKAGES = (
 
 
 def write_text(path: Path, text: str) -> Path:
-    """Write `text` to `path` atomically (temporary file in the same directory, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; others may read run files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `text` to `path` atomically (fabricx.atomic)."""
+    with atomic_open(path) as f:
+        f.write(text)
     return path
-
-
-def default_file_mode() -> int:
-    """The mode `open()` would give a new file under the current umask (0644 under 022)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -94,7 +77,8 @@ def provenance(seed: int) -> dict[str, Any]:
             continue
     devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return {
-        "git": _git_state(),
+        "git": _git_state(Path.cwd()),  # the project the run was launched from
+        "fabricx_git": _git_state(Path(__file__).resolve().parent),  # fabricx's own checkout
         "packages": versions,
         "python": sys.version.split()[0],
         "host": socket.gethostname(),
@@ -109,13 +93,20 @@ def provenance(seed: int) -> dict[str, Any]:
     }
 
 
-def _git_state() -> dict[str, Any]:
-    """sha, dirty flag and a hash of the uncommitted diff of the repository the run ran in."""
+def _git_state(where: Path) -> dict[str, Any]:
+    """sha, dirty flag and a hash of the uncommitted diff of the repository holding `where`.
+
+    All None when `where` is in no git repository (an installed wheel, a plain directory).
+    """
 
     def git(*args: str) -> str | None:
         try:
             out = subprocess.run(
-                ["git", *args], capture_output=True, text=True, timeout=10, check=True
+                ["git", "-C", str(where), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
             )
         except (OSError, subprocess.SubprocessError):
             return None
@@ -131,61 +122,3 @@ def _git_state() -> dict[str, Any]:
         "dirty": bool(status.strip()),
         "diff_sha256": hashlib.sha256(diff.encode()).hexdigest() if diff else None,
     }
-
-
-def find_checkpoint(run_dir: Path, which: str = "best") -> Path | None:
-    """`best`, `last`, or an explicit file path; None when there is no such checkpoint.
-
-    `best` is the one ModelCheckpoint ranked best. With save_top_k > 1 several best-*.ckpt
-    exist; the newest one carries the callback's ranking (best_model_path is updated before
-    each save). With none, `best` falls back to last.ckpt (fast_dev_run, no monitor).
-    """
-    ckpt_dir = run_dir / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
-    if which == "last":
-        return last if last.is_file() else None
-    if which != "best":
-        path = Path(which)
-        return path if path.is_file() else None
-    candidates = sorted(ckpt_dir.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
-    if len(candidates) > 1:
-        ranked = _best_model_name(candidates[-1])
-        candidates = [p for p in candidates if p.name == ranked] or candidates
-    if candidates:
-        return candidates[-1]
-    return last if last.is_file() else None
-
-
-def _best_model_name(checkpoint: Path) -> str | None:
-    """File name of ModelCheckpoint's best_model_path saved in `checkpoint` (weights mmapped)."""
-    import torch
-
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # an unreadable file only means "no ranking": fall back to the newest
-        return None
-    for key, value in state.get("callbacks", {}).items():
-        if str(key).startswith("ModelCheckpoint") and value.get("best_model_path"):
-            return Path(value["best_model_path"]).name
-    return None
-
-
-def load_weights(module: Any, path: Path) -> dict[str, Any]:
-    """Load a Lightning checkpoint's state_dict into `module`, with `weights_only=True`.
-
-    weights_only refuses pickled code, so a checkpoint from elsewhere cannot run anything;
-    fabricx keeps its checkpoints to tensors and plain containers so this always works.
-    """
-    import torch
-
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # any unpickling failure means the same thing to the user
-        raise FabricxError(f"could not load checkpoint {path}: {err}") from None
-    module.load_state_dict(checkpoint["state_dict"])
-    return checkpoint
-
-
-def read_metrics(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else {}

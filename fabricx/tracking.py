@@ -1,28 +1,10 @@
-"""Closing a run's records: metrics.json, the W&B summary and artifacts, one W&B run per job."""
+"""Closing a job's W&B run: final metrics as its summary, files as artifacts, then finish."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fabricx import runs
 from fabricx.stages.context import RunContext
-
-
-def write_record(ctx: RunContext, status: str) -> None:
-    """Write metrics.json: the final metrics, stage statuses and files, machine-readable."""
-    if (ctx.out_dir / "metrics.csv").is_file():
-        ctx.artifacts["metrics_csv"] = ctx.out_dir / "metrics.csv"
-    record = {
-        "status": status,
-        "metric": {"name": ctx.metric_key, "value": ctx.metrics.get(ctx.metric_key)},
-        "metrics": ctx.metrics,
-        "stages": ctx.stages,
-        "weights": ctx.weights,
-        "artifacts": {name: str(path) for name, path in ctx.artifacts.items()},
-    }
-    if ctx.trainer is None or ctx.trainer.is_global_zero:
-        runs.write_json(ctx.out_dir / "metrics.json", record)
-        ctx.artifacts["metrics_json"] = ctx.out_dir / "metrics.json"
 
 
 def close_tracker(ctx: RunContext, status: str) -> None:

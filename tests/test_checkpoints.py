@@ -1,7 +1,7 @@
 """Checkpoints and run files: atomic writes, weights_only loading, and how verbs find them.
 
-Real components at toy size on CPU: the Lightning fit trains the config's MLP on the digits
-for three batches, so the checkpoint is exactly what `fabricx train` would write.
+Real components at toy size on CPU: the Lightning fit trains the config's task and MLP on the
+digits for three batches, with the checkpoint plugin `build_trainer` installs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from fabricx.build.checkpoint_io import AtomicCheckpointIO
-from fabricx.runs import find_checkpoint, load_weights, write_json, write_text
+from fabricx.checkpoints import find_checkpoint, load_weights
+from fabricx.runs import write_json, write_text
 
 PLAIN_SCALARS = (str, int, float, bool, type(None))
 
@@ -220,6 +221,15 @@ def test_find_checkpoint_prefers_newest_best(tmp_path: Path) -> None:
     assert find_checkpoint(tmp_path, "best") == new
     assert find_checkpoint(tmp_path, "last") == last
     assert find_checkpoint(tmp_path, str(old)) == old
+
+
+def test_build_trainer_writes_checkpoints_atomically(tmp_path: Path) -> None:
+    from fabricx.build.trainer import build_trainer
+    from fabricx.config.compose import validate
+
+    cfg = validate("train", ["logger=none", "trainer.max_epochs=1", "callbacks.progress_bar=none"])
+    trainer = build_trainer(cfg, tmp_path)
+    assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
 
 
 def test_find_checkpoint_best_follows_the_ranking_with_top_k(tmp_path: Path) -> None:

@@ -13,11 +13,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def narrow_run(tmp_path_factory: pytest.TempPathFactory):
     """A run whose model differs from conf/'s default: recomposing from conf/ would not fit
-    its checkpoint, so a passing eval proves it used the run's own saved config."""
+    its checkpoint, so a passing eval proves it used the run's own saved config. Its optimizer
+    `_target_` differs from its option's default too, which eval must still read."""
     cwd = tmp_path_factory.mktemp("narrow-run")
     result = run_cli(
-        "train", "model.hidden_sizes=[24]", "trainer.max_epochs=3", "logger=csv", "seed=7", cwd=cwd
-    )
+        "train", "model.hidden_sizes=[24]", "trainer.max_epochs=3", "logger=csv", "seed=7",
+        "optim._target_=torch.optim.Adam", cwd=cwd,
+    )  # fmt: skip
     assert result.returncode == 0, result.output
     (run_dir,) = result.run_dirs()
     return run_dir
@@ -77,9 +79,9 @@ def test_eval_refuses_a_tampered_target(narrow_run: Path, tmp_path: Path):
     shutil.copytree(narrow_run, tampered, ignore=shutil.ignore_patterns("eval"))
     config = yaml.safe_load((tampered / "config.yaml").read_text())
     config["allowed_target_prefixes"].append("os")
-    config["data"]["_target_"] = "os.system"
-    (tampered / "config.yaml").write_text(yaml.safe_dump(config))
+    config["optim"]["_target_"] = "os.system"  # AdamW's keys still fit a schema: only the
+    (tampered / "config.yaml").write_text(yaml.safe_dump(config))  # allow-list refuses it
     result = run_cli("eval", f"run={tampered}", cwd=tmp_path)
     assert result.returncode == 2, result.output
-    assert "os.system" in result.stderr
+    assert "optim._target_='os.system' is outside the allowed modules" in result.stderr
     assert not (tampered / "eval").exists()

@@ -63,6 +63,7 @@ def test_run_directory_layout(default_run):
 
     provenance = read_json(run_dir / "provenance.json")
     assert set(provenance["git"]) == {"sha", "dirty", "diff_sha256"}
+    assert provenance["fabricx_git"]["sha"], "fabricx runs from its git checkout in the tests"
     assert provenance["packages"]["torch"].startswith("2.")
     assert provenance["seed"] == 0
     assert provenance["host"] and "cuda_available" in provenance["device"]
@@ -126,6 +127,7 @@ def test_stage_subset_and_no_logger(tmp_path: Path):
     assert not (run_dir / "export").exists()
     assert not (run_dir / "metrics.csv").exists() and not (run_dir / "wandb").exists()
     assert "test/acc" in record["metrics"]
+    assert f"run directory: {run_dir}" in result.stdout  # the summary reports a subset too
 
 
 def test_export_none_skips_export_and_verify(tmp_path: Path):
@@ -159,6 +161,27 @@ def test_debug_trainer_runs_every_stage_on_a_few_batches(tmp_path: Path):
     assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["last.ckpt"]
     assert record["weights"].endswith("last.ckpt")
     assert record["stages"] == {"fit": "ok", "test": "ok", "export": "ok", "verify": "ok"}
+
+
+def test_without_checkpoints_later_stages_say_which_weights(tmp_path: Path):
+    """Checkpointing off: test/export/verify use the weights in memory, and say so. The run
+    also comes from a --config-dir option, which command.txt keeps so it can be rerun."""
+    user = tmp_path / "myconf" / "optim"
+    user.mkdir(parents=True)
+    (user / "fast.yaml").write_text("defaults: [base_sgd, _self_]\nlr: 0.1\n")
+    result = run_cli(
+        "train", "--config-dir", str(tmp_path / "myconf"), "optim=fast",
+        "callbacks.checkpoint.enabled=false", "trainer.max_epochs=2", "logger=csv", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs()
+    record = read_json(run_dir / "metrics.json")
+    assert record["weights"] == "in memory after fit"
+    assert "No best checkpoint" in result.output
+    assert not (run_dir / "checkpoints").exists()
+    command = (run_dir / "command.txt").read_text()
+    assert "--config-dir" in command and "optim=fast" in command
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["optim"]["lr"] == 0.1
 
 
 def test_multirun_gives_one_run_directory_and_wandb_run_per_job(tmp_path: Path):

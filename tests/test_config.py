@@ -311,10 +311,6 @@ def test_problem_names_key_source_and_fix(
     assert "Traceback" not in problem
 
 
-def test_config_error_exit_status_is_2() -> None:
-    assert ConfigError("x").exit_code == 2
-
-
 # --- several problems at once -------------------------------------------------------------
 
 
@@ -478,12 +474,33 @@ def test_saved_config_round_trips_another_option(tmp_path: Path) -> None:
     assert loaded == cfg
 
 
-def test_saved_config_with_unknown_target_is_refused(tmp_path: Path, saved_yaml: str) -> None:
+def test_saved_config_with_another_target_reads_but_eval_allows_only_listed_modules(
+    tmp_path: Path, saved_yaml: str
+) -> None:
+    """A run may override `_target_`: its keys still pick the schema (MLPConfig). Whether
+    eval may build it is the allow-list's call, with the eval command's own extra prefixes."""
+    from fabricx.config.saved import check_eval_target
+    from fabricx.config.schema import EvalConfig, MLPConfig
+
     text = saved_yaml.replace("fabricx.models.mlp.MLP", "mylab.nets.Net")
     assert text != saved_yaml
-    with pytest.raises(ConfigError, match=r"model\._target_='mylab\.nets\.Net'") as err:
-        load_saved_config(_save(tmp_path, text))
-    assert "no fabricx schema builds it" in _only_problem(err)
+    run_dir = _save(tmp_path, text)
+    loaded = load_saved_config(run_dir)
+    assert type(loaded.model) is MLPConfig and loaded.model._target_ == "mylab.nets.Net"
+    with pytest.raises(ConfigError, match=r"model\._target_='mylab\.nets\.Net' is outside"):
+        check_eval_target(EvalConfig(run=str(run_dir)))
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"")
+    check_eval_target(EvalConfig(run=str(run_dir), extra_target_prefixes=["mylab"]))
+
+
+def test_saved_group_with_a_foreign_key_is_refused(tmp_path: Path, saved_yaml: str) -> None:
+    text = saved_yaml.replace("  hidden_sizes:", "  widths:", 1)
+    with pytest.raises(ConfigError, match=r"model\.widths: no such key in 'model'"):
+        load_saved_config(_save(tmp_path / "known", text))  # MLP's target: MLP's schema
+    text = text.replace("fabricx.models.mlp.MLP", "mylab.nets.Net")
+    with pytest.raises(ConfigError, match="model: no fabricx schema has the keys"):
+        load_saved_config(_save(tmp_path / "foreign", text))
 
 
 def test_saved_config_with_a_bad_value_is_refused(tmp_path: Path, saved_yaml: str) -> None:

@@ -26,8 +26,12 @@ def build_task(cfg: TrainConfig, model: nn.Module, prefixes: list[str] | None = 
     since it needs the model's parameters."""
     prefixes = prefixes or cfg.target_prefixes
     optimizer = safe_instantiate(cfg.optim, prefixes, "optim")
+    # monitor and mode choose the best checkpoint; the callbacks read them, not the task.
+    task_fields = {
+        k: v for k, v in dataclasses.asdict(cfg.task).items() if k not in ("monitor", "mode")
+    }
     return safe_instantiate(
-        cfg.task,
+        task_fields,
         prefixes,
         "task",
         model=model,

@@ -49,8 +49,14 @@ def build_loggers(cfg: TrainConfig, run_dir: Path, group: str | None = None) -> 
 
 
 def build_wandb_logger(cfg: TrainConfig, run_dir: Path, group: str | None) -> WandbLogger:
+    # A multirun's job directories are named 0, 1, ...: keep the sweep's name in the run name.
+    name = (
+        f"{cfg.experiment}/{run_dir.parent.name}/{run_dir.name}"
+        if group
+        else f"{cfg.experiment}/{run_dir.name}"
+    )
     return WandbLogger(
-        name=f"{cfg.experiment}/{run_dir.name}",
+        name=name,
         save_dir=str(run_dir),
         project=cfg.logger.project,
         entity=cfg.logger.entity,

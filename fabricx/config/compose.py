@@ -80,7 +80,8 @@ def quote_numeric_choices(args: list[str], config_dir: str | None = None) -> lis
             choices = value.split(",")
             numeric = [re.fullmatch(r"[0-9][0-9.]*", c) is not None for c in choices]
             if any(numeric) and group_options(group, config_dir) is not None:
-                value = ",".join(f"'{c}'" if n else c for c, n in zip(choices, numeric))
+                pairs = zip(choices, numeric, strict=True)
+                value = ",".join(f"'{c}'" if is_number else c for c, is_number in pairs)
                 arg = f"{key}={value}"
         quoted.append(arg)
     return quoted

@@ -46,7 +46,7 @@ def load_saved_config(run_dir: Path) -> TrainConfig:
 
 def check_eval_target(cfg: EvalConfig) -> None:
     """Refuse a run directory without a usable config or checkpoint, before any work."""
-    from fabricx.runs import find_checkpoint
+    from fabricx.checkpoints import find_checkpoint
 
     run_dir = Path(cfg.run)
     saved = load_saved_config(run_dir)
@@ -60,18 +60,28 @@ def check_eval_target(cfg: EvalConfig) -> None:
 
 
 def _schema_for(group: str, node: object) -> type:
-    """The option schema whose default `_target_` is the saved one, else the group's base."""
+    """The schema to read a saved group with.
+
+    The option whose default `_target_` is the saved one, else the most specific schema
+    whose fields hold every saved key (a run may have overridden `_target_`, e.g.
+    `optim._target_=torch.optim.Adam` with AdamW's fields), else the group's base schema.
+    """
     options = list(GROUP_SCHEMAS[group].values())
-    target = node.get("_target_") if OmegaConf.is_dict(node) else None
+    if not OmegaConf.is_dict(node):
+        return options[0]
+    target = node.get("_target_")
     for schema in options:
-        default = next(
-            (f.default for f in dataclasses.fields(schema) if f.name == "_target_"), None
-        )
-        if target is not None and default == target:
+        if target is not None and _default(schema, "_target_") == target:
             return schema
-    if target is not None:
-        raise ConfigError(
-            f"{group}._target_={target!r}: no fabricx schema builds it, so this run's config "
-            "cannot be checked; evaluate it with the fabricx version that trained it."
-        )
-    return options[0]
+    keys = set(node.keys())
+    fitting = [s for s in options if keys <= {f.name for f in dataclasses.fields(s)}]
+    if fitting:
+        return min(fitting, key=lambda s: len(dataclasses.fields(s)))
+    raise ConfigError(
+        f"{group}: no fabricx schema has the keys {sorted(keys)} saved for it (its _target_ is"
+        f" {target!r}), so this run's config cannot be checked."
+    )
+
+
+def _default(schema: type, name: str) -> object:
+    return next((f.default for f in dataclasses.fields(schema) if f.name == name), None)

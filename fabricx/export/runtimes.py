@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 
+from fabricx.errors import FabricxError
+
 
 class OrtRunner:
     """An ONNX Runtime session called like the eager model: runner(**inputs) -> logits.
@@ -28,6 +30,9 @@ class OrtRunner:
     def __call__(self, **inputs: torch.Tensor) -> torch.Tensor:
         missing = set(self.input_names) - set(inputs)
         if missing:
-            raise ValueError(f"the ONNX model needs inputs {sorted(missing)}; got {sorted(inputs)}")
+            raise FabricxError(
+                f"the ONNX model needs inputs {sorted(missing)} but the task gave {sorted(inputs)};"
+                " the task's split_batch and the exported graph disagree: re-export the model."
+            )
         feed = {name: inputs[name].detach().cpu().numpy() for name in self.input_names}
         return torch.from_numpy(self.session.run(None, feed)[0])

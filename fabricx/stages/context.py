@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fabricx import runs
+from fabricx import checkpoints
 from fabricx.config.schema import TrainConfig
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -17,7 +20,7 @@ class RunContext:
     Attributes:
         run_dir: the run's directory; checkpoints and exports are read from here.
         out_dir: where this command writes results: the run directory, or an eval directory.
-        weights: which weights `task` holds: "initial", "trained" or a checkpoint path.
+        weights: which weights `task` holds: "initial", "in memory after fit" or a checkpoint.
         checkpoint: which checkpoint the test, export and verify stages use (best, last, path).
     """
 
@@ -41,18 +44,34 @@ class RunContext:
     def use_checkpoint(self, which: str | None = None) -> None:
         """Load `which` checkpoint into the task, unless it already holds it.
 
-        With no checkpoint (checkpointing off, fast_dev_run) the task keeps the weights it has,
-        and `weights` says so in the summary.
+        With no checkpoint (callbacks.checkpoint.enabled=false) the task keeps the weights it
+        has; a warning says so and `weights` records it in metrics.json.
         """
         which = which or self.checkpoint
-        path = runs.find_checkpoint(self.run_dir, which)
+        path = checkpoints.find_checkpoint(self.run_dir, which)
         if path is None:
             if which not in ("best", "last"):
                 from fabricx.errors import ConfigError
 
                 raise ConfigError(f"checkpoint={which!r}: no such file; give best, last or a path.")
+            if self.weights != "initial":
+                log.warning(
+                    "No %s checkpoint in %s/checkpoints (callbacks.checkpoint.enabled=false?): "
+                    "using the weights in memory (%s).", which, self.run_dir, self.weights,
+                )  # fmt: skip
             return
         if self.weights != str(path):
-            runs.load_weights(self.task, path)
+            checkpoints.load_weights(self.task, path)
             self.weights = str(path)
             self.artifacts.setdefault("checkpoint", path)
+
+    def record(self, status: str) -> dict[str, Any]:
+        """metrics.json: final metrics, "the metric", stage statuses, weights used, files."""
+        return {
+            "status": status,
+            "metric": {"name": self.metric_key, "value": self.metrics.get(self.metric_key)},
+            "metrics": self.metrics,
+            "stages": self.stages,
+            "weights": self.weights,
+            "artifacts": {name: str(path) for name, path in self.artifacts.items()},
+        }

@@ -7,7 +7,7 @@ from fabricx.stages.context import RunContext
 
 def run(ctx: RunContext) -> None:
     ctx.trainer.fit(ctx.task, datamodule=ctx.datamodule)
-    ctx.weights = "trained"
+    ctx.weights = "in memory after fit"
     # Epoch-level values only: "train/loss_step" is one noisy batch, "train/loss_epoch" the
     # same number as "train/loss".
     for key, value in ctx.trainer.callback_metrics.items():

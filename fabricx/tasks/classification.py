@@ -23,8 +23,6 @@ class ClassificationTask(pl.LightningModule):
         num_classes: number of classes.
         label_smoothing: cross-entropy label smoothing.
         metric: name of the headline metric ("acc"); the run's metric is `test/{metric}`.
-        monitor: key the checkpoint callback watches (used by the trainer, kept for the record).
-        mode: "max" or "min" for `monitor`.
         run_config: the run's resolved config as plain containers, saved in every checkpoint.
     """
 
@@ -36,8 +34,6 @@ class ClassificationTask(pl.LightningModule):
         num_classes: int = 10,
         label_smoothing: float = 0.0,
         metric: str = "acc",
-        monitor: str = "val/acc",
-        mode: str = "max",
         run_config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
