@@ -52,7 +52,8 @@ def train_once(cwd: Path) -> dict:
     seconds = timed(["train"], cwd)
     run_dir = max((cwd / "runs" / "default").iterdir(), key=lambda p: p.stat().st_mtime)
     metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
-    parity = json.loads((run_dir / "export" / "verify.json").read_text())["parity"]
+    verify = json.loads((run_dir / "export" / "verify.json").read_text())
+    parity = verify["artifacts"]["onnx"]["parity"]
     return {
         "seconds": seconds,
         "test_acc": metrics["test/acc"],

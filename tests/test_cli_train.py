@@ -79,11 +79,12 @@ def test_run_directory_layout(default_run):
 
     verify = read_json(run_dir / "export" / "verify.json")
     assert verify["passed"] is True
-    assert [p["batch_size"] for p in verify["parity"]] == [1, 16, 64]
-    assert max(p["max_abs_diff"] for p in verify["parity"]) < 1e-4
-    assert verify["metric"]["onnxruntime"] == pytest.approx(
-        verify["metric"]["eager_fp32"], abs=0.005
-    )
+    onnx = verify["artifacts"]["onnx"]
+    assert [p["batch_size"] for p in onnx["parity"]] == [1, 16, 64]
+    assert max(p["max_abs_diff"] for p in onnx["parity"]) < 1e-4
+    tolerance = {"precision": "fp32", "atol": 1e-4, "rtol": 1e-3, "max_metric_drop": 0.005}
+    assert onnx["tolerance"] == tolerance
+    assert onnx["metric"] == pytest.approx(verify["eager_fp32"], abs=0.005)
 
 
 def test_checkpoints_load_with_weights_only(default_run):
@@ -182,6 +183,39 @@ def test_without_checkpoints_later_stages_say_which_weights(tmp_path: Path):
     command = (run_dir / "command.txt").read_text()
     assert "--config-dir" in command and "optim=fast" in command
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["optim"]["lr"] == 0.1
+
+
+def test_fp16_and_int8_targets_are_verified_at_their_precision(tmp_path: Path):
+    result = run_cli("train", "export=[onnx,onnx_fp16,onnx_int8]", "logger=csv", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs()
+    for name in ("model.onnx", "model.fp16.onnx", "model.int8.onnx"):
+        assert (run_dir / "export" / name).is_file(), name
+    verify = read_json(run_dir / "export" / "verify.json")
+    assert set(verify["artifacts"]) == {"onnx", "onnx_fp16", "onnx_int8"}
+    fp16, int8 = verify["artifacts"]["onnx_fp16"], verify["artifacts"]["onnx_int8"]
+    assert fp16["tolerance"]["precision"] == "fp16" and int8["tolerance"]["atol"] == 0.5
+    assert 0 < max(p["max_abs_diff"] for p in fp16["parity"]) < 1e-2  # really fp16: not exact
+    assert int8["passed"] and abs(int8["metric_change"]) <= 0.02
+    metrics = read_json(run_dir / "metrics.json")["metrics"]
+    assert {"test/acc_onnx_fp16", "test/acc_onnx_int8", "verify/onnx_int8_max_abs_diff"} <= set(
+        metrics
+    )
+
+
+def test_a_parity_failure_fails_the_stage_and_keeps_every_file(tmp_path: Path):
+    result = run_cli(
+        "train", "export=[onnx,onnx_int8]", "export.onnx_int8.atol=0", "export.onnx_int8.rtol=0",
+        "trainer.max_epochs=2", "logger=csv", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "ONNX verification failed: model.int8.onnx at batch 1" in result.stderr
+    assert "Traceback" not in result.output
+    (run_dir,) = result.run_dirs()
+    record = read_json(run_dir / "metrics.json")
+    assert record["status"] == "failed" and record["stages"]["verify"] == "failed"
+    assert (run_dir / "export" / "model.int8.onnx").is_file()
+    assert read_json(run_dir / "export" / "verify.json")["artifacts"]["onnx"]["passed"] is True
 
 
 def test_multirun_gives_one_run_directory_and_wandb_run_per_job(tmp_path: Path):

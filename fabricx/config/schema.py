@@ -27,6 +27,7 @@ LOGGER_BACKENDS = ("wandb", "csv", "none")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 PROGRESS_BARS = ("rich", "tqdm", "none")
 MODES = ("min", "max")
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "hpu")
 CLASSIFICATION_METRICS = ("acc",)
 DEFAULT_TARGET_PREFIXES = ["fabricx", "torch", "lightning", "torchmetrics", "transformers"]
@@ -349,24 +350,83 @@ class CallbacksConfig:
 
 
 @dataclass
-class OnnxExportConfig:
+class Tolerance:
+    """How close an artifact must stay to the eager fp32 model; set per target's precision."""
+
+    atol: float = 1e-4
+    rtol: float = 1e-3
+    max_metric_drop: float = field(
+        default=0.005, metadata=_help("Largest allowed test-metric loss through the runtime.")
+    )
+
+    def check_tolerance(self, key: str) -> None:
+        if self.atol < 0 or self.rtol < 0 or self.max_metric_drop < 0:
+            raise ConfigError(
+                f"{key}: atol={self.atol}, rtol={self.rtol} and max_metric_drop="
+                f"{self.max_metric_drop} must all be >= 0."
+            )
+
+
+@dataclass
+class OnnxExportConfig(Tolerance):
+    """model.onnx: fp32, from torch.onnx's dynamo exporter. Every ONNX target starts here."""
+
     opset: int = 18
     dynamic_batch: bool = True
     external_data: bool = field(
         default=False, metadata=_help("Keep weights in model.onnx.data beside the graph.")
     )
 
+    def __post_init__(self) -> None:
+        self.check_tolerance("export.onnx")
+
+
+@dataclass
+class OnnxFp16Config(Tolerance):
+    """model.fp16.onnx: model.onnx with fp16 weights and compute (onnxruntime's converter)."""
+
+    keep_io_types: bool = field(
+        default=True, metadata=_help("Keep fp32 inputs/outputs, so callers feed the same data.")
+    )
+    atol: float = 1e-2
+    rtol: float = 1e-2
+    max_metric_drop: float = 0.005
+
+    def __post_init__(self) -> None:
+        self.check_tolerance("export.onnx_fp16")
+
+
+@dataclass
+class OnnxInt8Config(Tolerance):
+    """model.int8.onnx: static Q/DQ quantization calibrated on training batches; the same
+    file runs on ONNX Runtime (CPU) and TensorRT."""
+
+    calibration_batches: int = field(
+        default=16, metadata=_help("Training batches that calibrate the activation ranges.")
+    )
+    calibrate_method: str = field(
+        default="minmax", metadata=_help(f"One of {CALIBRATION_METHODS}.")
+    )
+    per_channel: bool = True  # one scale per output channel: better accuracy, same speed
+    atol: float = 0.5
+    rtol: float = 0.1
+    max_metric_drop: float = 0.02
+
+    def __post_init__(self) -> None:
+        self.check_tolerance("export.onnx_int8")
+        method = self.calibrate_method
+        check_choice("export.onnx_int8.calibrate_method", method, CALIBRATION_METHODS)
+        if self.calibration_batches < 1:
+            raise ConfigError(
+                f"export.onnx_int8.calibration_batches={self.calibration_batches} must be >= 1."
+            )
+
 
 @dataclass
 class VerifyConfig:
-    """How exported models are checked against the eager model."""
+    """How exported models are checked against the eager model (tolerances: per target)."""
 
     batch_sizes: list[int] = field(default_factory=lambda: [1, 16, 64])
-    atol: float = 1e-4
-    rtol: float = 1e-3
-    max_metric_drop: float = field(
-        default=0.005, metadata=_help("Largest allowed test-metric loss through the runtime.")
-    )
 
     def __post_init__(self) -> None:
         if len(self.batch_sizes) < 2 or min(self.batch_sizes) < 1:
@@ -376,16 +436,28 @@ class VerifyConfig:
             )
 
 
+ONNX_TARGETS = ("onnx", "onnx_fp16", "onnx_int8")
+
+
 @dataclass
 class ExportConfig:
-    """Export targets: each option of the `export` group fills in its own key."""
+    """Export targets: each option of the `export` group fills in its own key, so
+    `export=[onnx,onnx_int8]` selects several."""
 
     onnx: OnnxExportConfig | None = None
+    onnx_fp16: OnnxFp16Config | None = None
+    onnx_int8: OnnxInt8Config | None = None
     verify: VerifyConfig = field(default_factory=VerifyConfig)
 
     @property
     def targets(self) -> list[str]:
-        return [name for name in ("onnx",) if getattr(self, name) is not None]
+        return [name for name in ONNX_TARGETS if getattr(self, name) is not None]
+
+    @property
+    def base_onnx(self) -> OnnxExportConfig:
+        """Settings of the fp32 model.onnx that fp16 and INT8 derive from (defaults when only
+        a derived target was asked for)."""
+        return self.onnx or OnnxExportConfig()
 
 
 # --- primary configs ----------------------------------------------------------------------

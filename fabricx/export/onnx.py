@@ -13,6 +13,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+# Where each ONNX target's file lives in <run>/export/.
+ONNX_FILES = {"onnx": "model.onnx", "onnx_fp16": "model.fp16.onnx", "onnx_int8": "model.int8.onnx"}
+
 
 def export_onnx(
     model: nn.Module,

@@ -1,0 +1,76 @@
+"""model.int8.onnx: static Q/DQ quantization by onnxruntime.quantization, calibrated on data.
+
+Q/DQ (QuantizeLinear/DequantizeLinear pairs around fp32 ops) is the format both ONNX Runtime
+and TensorRT read, so one file serves the CPU and the GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from fabricx.errors import FabricxError
+
+CALIBRATION = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+
+
+def quantize_int8(
+    src: Path,
+    dst: Path,
+    calibration: Iterable[dict[str, np.ndarray]],
+    per_channel: bool = True,
+    calibrate_method: str = "minmax",
+) -> Path:
+    """Quantize the fp32 model at `src` to INT8 Q/DQ at `dst`, calibrated on `calibration`.
+
+    Args:
+        src: the fp32 model.onnx.
+        dst: where model.int8.onnx goes; it appears only once complete and checked.
+        calibration: input batches (input name -> array), e.g. a few training batches.
+        per_channel: one weight scale per output channel.
+        calibrate_method: minmax, entropy or percentile (activation range estimation).
+    """
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Batches(CalibrationDataReader):
+        def __init__(self, batches: Iterator[dict[str, np.ndarray]]) -> None:
+            self.batches = batches
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.batches, None)
+
+    batches = list(calibration)
+    if not batches:
+        raise FabricxError("INT8 calibration got no batches: the training split is empty.")
+    staging = Path(tempfile.mkdtemp(prefix=".quantize-", dir=dst.parent))
+    try:
+        # Shape inference and graph clean-up first, as onnxruntime recommends for static Q/DQ.
+        quant_pre_process(str(src), str(staging / "pre.onnx"))
+        quantize_static(
+            str(staging / "pre.onnx"),
+            str(staging / dst.name),
+            Batches(iter(batches)),
+            quant_format=QuantFormat.QDQ,
+            per_channel=per_channel,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=getattr(CalibrationMethod, CALIBRATION[calibrate_method]),
+        )
+        onnx.checker.check_model(str(staging / dst.name), full_check=True)
+        os.replace(staging / dst.name, dst)
+        return dst
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
