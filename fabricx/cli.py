@@ -13,11 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from fabricx import __version__
-from fabricx.errors import ConfigError, FabricxError, did_you_mean
+from fabricx.errors import ConfigError, FabricxError, TargetsSkipped, did_you_mean
 
 VERBS = {
     "train": "train, test, export and verify one experiment (-m sweeps over overrides)",
     "eval": "re-evaluate a finished run with its own saved config: fabricx eval run=<dir>",
+    "export": "export a finished run again, no training: fabricx export run=<dir> export=[...]",
+    "doctor": "versions and devices; builds, runs and checks a tiny TensorRT engine where it can",
     "config": "print the composed config and validate it; runs nothing",
 }
 
@@ -34,9 +36,11 @@ examples:
   fabricx train -m optim.lr=0.01,0.001 seed=1,2  # one run directory per job
   fabricx config optim=sgd                       # composed config, validated
   fabricx eval run=runs/default/<timestamp>-<id>
+  fabricx export run=runs/default/<timestamp>-<id> export=[onnx,onnx_fp16,onnx_int8]
 
 Every verb takes Hydra's flags (--cfg job, --info, -m, --config-dir DIR, --help).
-Config errors exit with status 2 and name the key, where it came from and the fix.
+Exit status: 0 done, 1 a stage failed, 2 a config error (named with its source and a fix),
+3 done but a requested target was skipped (e.g. tensorrt without a GPU).
 """
 
 # Tells a DDP child rank which verb its parent ran (see main).
@@ -58,13 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         # A DDP child rank: Lightning re-launches `sys.argv` as Hydra saw it, without the verb.
         argv.insert(0, os.environ[_VERB_ENV])
     verb, rest = argv[0], argv[1:]
-    if verb in VERBS:
+    if verb in VERBS and verb != "doctor":
         from fabricx.config.compose import quote_numeric_choices
 
         rest = quote_numeric_choices(rest, _config_dir_flag(rest))
     handlers: dict[str, Callable[[list[str]], int]] = {
         "train": _train,
         "eval": _eval,
+        "export": _export,
+        "doctor": _doctor,
         "config": _config,
     }
     try:
@@ -90,7 +96,11 @@ def _config_dir_flag(rest: list[str]) -> str | None:
 
 
 def _report(err: FabricxError) -> None:
-    kind = "config error" if isinstance(err, ConfigError) else "error"
+    kind = "error"
+    if isinstance(err, ConfigError):
+        kind = "config error"
+    elif isinstance(err, TargetsSkipped):
+        kind = "skipped"
     problems = getattr(err, "problems", None) or [str(err)]
     if len(problems) == 1:
         print(f"fabricx: {kind}: {problems[0]}", file=sys.stderr)
@@ -140,14 +150,32 @@ def _train(rest: list[str]) -> int:
 
 def _eval(rest: list[str]) -> int:
     from fabricx.config.compose import validate
-    from fabricx.config.saved import check_eval_target
+    from fabricx.config.saved import check_run_target
 
     args = _hydra_args(rest)
     if _composes(args):
         eval_cfg = validate("eval", args.overrides, multirun=args.multirun)
         if _runs_a_job(args):
-            check_eval_target(eval_cfg)
+            check_run_target(eval_cfg)
     return _run_hydra("eval", rest, "fabricx.evaluate:eval_job")
+
+
+def _export(rest: list[str]) -> int:
+    from fabricx.config.compose import validate
+    from fabricx.config.saved import check_run_target
+
+    args = _hydra_args(rest)
+    if _composes(args):
+        export_cfg = validate("export", args.overrides, multirun=args.multirun)
+        if _runs_a_job(args):
+            check_run_target(export_cfg)
+    return _run_hydra("export", rest, "fabricx.reexport:export_job")
+
+
+def _doctor(rest: list[str]) -> int:
+    from fabricx.doctor import main as doctor_main
+
+    return doctor_main(rest)
 
 
 def _config(rest: list[str]) -> int:

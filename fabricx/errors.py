@@ -32,6 +32,15 @@ class StageError(FabricxError):
     exit_code = 1
 
 
+class TargetsSkipped(FabricxError):
+    """Everything ran, but a requested target could not run here (exit status 3).
+
+    Scripts can tell "done" (0) from "done without, e.g., the TensorRT engine" (3).
+    """
+
+    exit_code = 3
+
+
 def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str:
     """Return ' Did you mean: a, b?' for the closest candidates, or '' when none is close."""
     candidates = list(candidates)

@@ -17,6 +17,7 @@ from fabricx.build.components import build_datamodule, build_model, build_task
 from fabricx.build.trainer import build_trainer
 from fabricx.config.schema import STAGES, TrainConfig
 from fabricx.config.typed import plain, to_typed
+from fabricx.errors import TargetsSkipped
 from fabricx.logs import route_lightning_logs
 from fabricx.stages import export, fit, summary, test, verify
 from fabricx.stages.context import RunContext
@@ -45,7 +46,14 @@ def run(cfg: TrainConfig, run_dir: Path, group: str | None = None) -> RunContext
     trainer = build_trainer(cfg, run_dir, group)
     ctx = RunContext(cfg, run_dir, run_dir, datamodule, task, trainer)
     run_stages(ctx, plan(cfg))
+    raise_if_skipped(ctx)
     return ctx
+
+
+def raise_if_skipped(ctx: RunContext) -> None:
+    """Exit status 3 when a requested target was skipped (the reasons were already shown)."""
+    if ctx.skipped:
+        raise TargetsSkipped(f"{', '.join(ctx.skipped)} (see above); every other stage passed.")
 
 
 def run_stages(ctx: RunContext, stages: list[str]) -> None:

@@ -218,6 +218,26 @@ def test_a_parity_failure_fails_the_stage_and_keeps_every_file(tmp_path: Path):
     assert read_json(run_dir / "export" / "verify.json")["artifacts"]["onnx"]["passed"] is True
 
 
+def test_tensorrt_without_a_gpu_is_skipped_with_exit_status_3(tmp_path: Path):
+    """Without tensorrt or a GPU the target is skipped, said in one line, and the exit status
+    (3) tells scripts so; every other artifact is kept and verified."""
+    result = run_cli(
+        "train", "export=[onnx,tensorrt]", "trainer.max_epochs=1", "logger=none", cwd=tmp_path
+    )
+    assert result.returncode == 3, result.output
+    assert "fabricx: skipped: tensorrt" in result.stderr
+    assert "Traceback" not in result.output
+    (run_dir,) = result.run_dirs()
+    record = read_json(run_dir / "metrics.json")
+    assert record["status"] == "ok" and record["stages"]["verify"] == "ok"
+    reason = record["skipped"]["tensorrt"]
+    assert reason.startswith("TensorRT target skipped:")
+    assert "no CUDA GPU" in reason or "not installed" in reason
+    assert f"skipped tensorrt: {reason}" in result.stdout
+    assert (run_dir / "export" / "model.onnx").is_file()
+    assert not (run_dir / "export" / "model.plan").exists()
+
+
 def test_multirun_gives_one_run_directory_and_wandb_run_per_job(tmp_path: Path):
     result = run_cli("train", "-m", "optim.lr=0.01,0.001", "trainer.max_epochs=1", cwd=tmp_path)
     assert result.returncode == 0, result.output

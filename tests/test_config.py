@@ -479,7 +479,7 @@ def test_saved_config_with_another_target_reads_but_eval_allows_only_listed_modu
 ) -> None:
     """A run may override `_target_`: its keys still pick the schema (MLPConfig). Whether
     eval may build it is the allow-list's call, with the eval command's own extra prefixes."""
-    from fabricx.config.saved import check_eval_target
+    from fabricx.config.saved import check_run_target
     from fabricx.config.schema import EvalConfig, MLPConfig
 
     text = saved_yaml.replace("fabricx.models.mlp.MLP", "mylab.nets.Net")
@@ -488,10 +488,10 @@ def test_saved_config_with_another_target_reads_but_eval_allows_only_listed_modu
     loaded = load_saved_config(run_dir)
     assert type(loaded.model) is MLPConfig and loaded.model._target_ == "mylab.nets.Net"
     with pytest.raises(ConfigError, match=r"model\._target_='mylab\.nets\.Net' is outside"):
-        check_eval_target(EvalConfig(run=str(run_dir)))
+        check_run_target(EvalConfig(run=str(run_dir)))
     (run_dir / "checkpoints").mkdir()
     (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"")
-    check_eval_target(EvalConfig(run=str(run_dir), extra_target_prefixes=["mylab"]))
+    check_run_target(EvalConfig(run=str(run_dir), extra_target_prefixes=["mylab"]))
 
 
 def test_saved_group_with_a_foreign_key_is_refused(tmp_path: Path, saved_yaml: str) -> None:

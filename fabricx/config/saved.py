@@ -10,7 +10,13 @@ from omegaconf.errors import OmegaConfBaseException
 
 from fabricx.config.instantiate import check_targets
 from fabricx.config.problems import omegaconf_problem
-from fabricx.config.schema import DEFAULT_TARGET_PREFIXES, GROUP_SCHEMAS, EvalConfig, TrainConfig
+from fabricx.config.schema import (
+    DEFAULT_TARGET_PREFIXES,
+    GROUP_SCHEMAS,
+    EvalConfig,
+    ExportRunConfig,
+    TrainConfig,
+)
 from fabricx.config.typed import to_typed
 from fabricx.errors import ConfigError
 
@@ -44,8 +50,12 @@ def load_saved_config(run_dir: Path) -> TrainConfig:
         raise ConfigError(f"{p} (in {path})" for p in err.problems) from None
 
 
-def check_eval_target(cfg: EvalConfig) -> None:
-    """Refuse a run directory without a usable config or checkpoint, before any work."""
+def check_run_target(cfg: EvalConfig | ExportRunConfig) -> None:
+    """Refuse a run directory without a usable config or checkpoint, before any work.
+
+    For the verbs that work on a finished run (eval, export): `cfg` names the run, the
+    checkpoint and the modules the command allows beyond fabricx's defaults.
+    """
     from fabricx.checkpoints import find_checkpoint
 
     run_dir = Path(cfg.run)

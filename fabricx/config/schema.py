@@ -349,6 +349,10 @@ class CallbacksConfig:
 # --- export and verify --------------------------------------------------------------------
 
 
+ONNX_TARGETS = ("onnx", "onnx_fp16", "onnx_int8")
+EXPORT_TARGETS = (*ONNX_TARGETS, "tensorrt")
+
+
 @dataclass
 class Tolerance:
     """How close an artifact must stay to the eager fp32 model; set per target's precision."""
@@ -423,6 +427,30 @@ class OnnxInt8Config(Tolerance):
 
 
 @dataclass
+class TensorrtConfig(Tolerance):
+    """model.plan: a strongly typed TensorRT engine built from one of the ONNX files; its
+    precision is that file's (fp32, fp16 or INT8 Q/DQ). Needs an NVIDIA GPU and tensorrt."""
+
+    source: str = field(
+        default="onnx", metadata=_help(f"The ONNX file to build from, {ONNX_TARGETS}.")
+    )
+    workspace_gb: float = field(default=4.0, metadata=_help("Builder scratch memory limit."))
+    timing_cache: str = field(
+        default="~/.cache/fabricx/tensorrt-timing.cache",
+        metadata=_help("Kernel timings reused across builds on the same GPU; empty: none."),
+    )
+    atol: float = 1e-2  # TensorRT may run fp32 matmuls in TF32
+    rtol: float = 1e-2
+    max_metric_drop: float = 0.005
+
+    def __post_init__(self) -> None:
+        self.check_tolerance("export.tensorrt")
+        check_choice("export.tensorrt.source", self.source, ONNX_TARGETS)
+        if self.workspace_gb <= 0:
+            raise ConfigError(f"export.tensorrt.workspace_gb={self.workspace_gb} must be > 0.")
+
+
+@dataclass
 class VerifyConfig:
     """How exported models are checked against the eager model (tolerances: per target)."""
 
@@ -436,9 +464,6 @@ class VerifyConfig:
             )
 
 
-ONNX_TARGETS = ("onnx", "onnx_fp16", "onnx_int8")
-
-
 @dataclass
 class ExportConfig:
     """Export targets: each option of the `export` group fills in its own key, so
@@ -447,11 +472,20 @@ class ExportConfig:
     onnx: OnnxExportConfig | None = None
     onnx_fp16: OnnxFp16Config | None = None
     onnx_int8: OnnxInt8Config | None = None
+    tensorrt: TensorrtConfig | None = None
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+
+    def __post_init__(self) -> None:
+        source = self.tensorrt.source if self.tensorrt is not None else "onnx"
+        if source != "onnx" and getattr(self, source) is None:
+            raise ConfigError(
+                f"export.tensorrt.source={source} but export does not produce it; add it: "
+                f"export=[onnx,{source},tensorrt]."
+            )
 
     @property
     def targets(self) -> list[str]:
-        return [name for name in ONNX_TARGETS if getattr(self, name) is not None]
+        return [name for name in EXPORT_TARGETS if getattr(self, name) is not None]
 
     @property
     def base_onnx(self) -> OnnxExportConfig:
@@ -532,6 +566,29 @@ class EvalConfig:
     )
 
 
+@dataclass
+class ExportRunConfig:
+    """`fabricx export run=<dir> export=[...]`: export a finished run again, no training."""
+
+    run: str = field(default=MISSING, metadata=_help("The run directory to export."))
+    checkpoint: str = field(default="best", metadata=_help("best, last, or a file path."))
+    export: ExportConfig = field(default_factory=ExportConfig)
+    verify: bool = field(default=True, metadata=_help("Verify every artifact after export."))
+    extra_target_prefixes: list[str] = field(
+        default_factory=list,
+        metadata=_help(
+            "Modules to allow beyond fabricx's defaults; the run's own list is not trusted."
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if not self.export.targets:
+            raise ConfigError(
+                "export names no target: give some, e.g. export=[onnx] or "
+                "export=[onnx,onnx_fp16,onnx_int8]."
+            )
+
+
 # Group name -> {option schema name -> dataclass}. Options' YAML files name these in their
 # defaults list; names start with `base_` so they never read as user-facing options.
 GROUP_SCHEMAS: dict[str, dict[str, type]] = {
@@ -547,7 +604,11 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
     "callbacks": {"base_callbacks": CallbacksConfig},
     "export": {"base_export": ExportConfig},
 }
-PRIMARY_SCHEMAS: dict[str, type] = {"base_train": TrainConfig, "base_eval": EvalConfig}
+PRIMARY_SCHEMAS: dict[str, type] = {
+    "base_train": TrainConfig,
+    "base_eval": EvalConfig,
+    "base_export_run": ExportRunConfig,
+}
 
 
 def register_configs() -> None:

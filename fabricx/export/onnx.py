@@ -13,8 +13,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-# Where each ONNX target's file lives in <run>/export/.
-ONNX_FILES = {"onnx": "model.onnx", "onnx_fp16": "model.fp16.onnx", "onnx_int8": "model.int8.onnx"}
+# Where each export target's file lives in <run>/export/.
+EXPORT_FILES = {
+    "onnx": "model.onnx",
+    "onnx_fp16": "model.fp16.onnx",
+    "onnx_int8": "model.int8.onnx",
+    "tensorrt": "model.plan",
+}
 
 
 def export_onnx(

@@ -15,13 +15,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunContext:
-    """Built objects plus results; stages add to `metrics`, `artifacts` and `stages`.
+    """Built objects plus results; stages add to `metrics`, `artifacts`, `stages`, `skipped`.
 
     Attributes:
         run_dir: the run's directory; checkpoints and exports are read from here.
         out_dir: where this command writes results: the run directory, or an eval directory.
         weights: which weights `task` holds: "initial", "in memory after fit" or a checkpoint.
         checkpoint: which checkpoint the test, export and verify stages use (best, last, path).
+        skipped: requested targets that could not run here, with the one-line reason.
     """
 
     cfg: TrainConfig
@@ -33,6 +34,7 @@ class RunContext:
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
     stages: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
     weights: str = "initial"
     checkpoint: str = "best"
 
@@ -72,6 +74,7 @@ class RunContext:
             "metric": {"name": self.metric_key, "value": self.metrics.get(self.metric_key)},
             "metrics": self.metrics,
             "stages": self.stages,
+            "skipped": self.skipped,
             "weights": self.weights,
             "artifacts": {name: str(path) for name, path in self.artifacts.items()},
         }

@@ -1,4 +1,7 @@
-"""verify: every exported ONNX file against the eager fp32 model, on ONNX Runtime.
+"""verify: every exported file against the eager fp32 model, on its runtime.
+
+ONNX files run on ONNX Runtime, the TensorRT engine on TensorRT (skipped, with the reason,
+where TensorRT cannot run).
 
 Per artifact: parity of the output tensor at several batch sizes (so the dynamic batch
 dimension is really exercised), within that artifact's precision's tolerances, then the
@@ -10,14 +13,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from fabricx import runs
-from fabricx.config.schema import ONNX_TARGETS, Tolerance
+from fabricx.config.schema import EXPORT_TARGETS, Tolerance
 from fabricx.errors import StageError
-from fabricx.export.onnx import ONNX_FILES
+from fabricx.export.onnx import EXPORT_FILES
 from fabricx.export.parity import check_parity, gather_inputs, score
 from fabricx.export.runtimes import OrtRunner
 from fabricx.stages.context import RunContext
@@ -27,13 +31,20 @@ PRECISIONS = {"onnx": "fp32", "onnx_fp16": "fp16", "onnx_int8": "int8 (Q/DQ)"}
 
 def run(ctx: RunContext) -> None:
     export_dir = ctx.run_dir / "export"
-    # The configured targets, plus model.onnx, which every ONNX target is derived from.
+    # The configured targets, plus model.onnx, which every other target is derived from.
     wanted = set(ctx.cfg.export.targets)
-    targets = [t for t in ONNX_TARGETS if t in wanted or (t == "onnx" and wanted)]
-    missing = [t for t in targets if not (export_dir / ONNX_FILES[t]).is_file()]
+    targets = [t for t in EXPORT_TARGETS if t in wanted or (t == "onnx" and wanted)]
+    if "tensorrt" in targets:
+        from fabricx.export.tensorrt import tensorrt_unavailable_reason
+
+        reason = ctx.skipped.get("tensorrt") or tensorrt_unavailable_reason()
+        if reason is not None:
+            ctx.skipped["tensorrt"] = reason
+            targets.remove("tensorrt")
+    missing = [t for t in targets if not (export_dir / EXPORT_FILES[t]).is_file()]
     if missing:
         raise StageError(
-            f"verify needs {', '.join(str(export_dir / ONNX_FILES[t]) for t in missing)}; run the"
+            f"verify needs {', '.join(str(export_dir / EXPORT_FILES[t]) for t in missing)}; run the"
             " export stage first (stages=[export,verify])."
         )
     ctx.use_checkpoint()
@@ -55,16 +66,16 @@ def run(ctx: RunContext) -> None:
     failures = []
     for target in targets:
         tolerance = _tolerance(ctx, target)
-        runner = OrtRunner(export_dir / ONNX_FILES[target])
+        runner, runtime, providers = _runner(ctx, target, export_dir)
         parity = check_parity(eager, runner, pool, batch_sizes, tolerance.atol, tolerance.rtol)
         runtime_metric = test_metric(runner)
         metric_ok = eager_metric - runtime_metric <= tolerance.max_metric_drop
         report["artifacts"][target] = {
-            "file": ONNX_FILES[target],
-            "runtime": "onnxruntime",
-            "providers": runner.session.get_providers(),
+            "file": EXPORT_FILES[target],
+            "runtime": runtime,
+            "providers": providers,
             "tolerance": {
-                "precision": PRECISIONS[target],
+                "precision": _precision(ctx, target),
                 **{f.name: getattr(tolerance, f.name) for f in dataclasses.fields(Tolerance)},
             },
             "parity": [p.as_dict() for p in parity],
@@ -75,13 +86,13 @@ def run(ctx: RunContext) -> None:
         ctx.metrics[f"test/{name}_{target}"] = runtime_metric
         ctx.metrics[f"verify/{target}_max_abs_diff"] = max(p.max_abs_diff for p in parity)
         failures += [
-            f"{ONNX_FILES[target]} at batch {p.batch_size}: max |eager - onnx| = "
+            f"{EXPORT_FILES[target]} at batch {p.batch_size}: max |eager - onnx| = "
             f"{p.max_abs_diff:.3g} exceeds atol={tolerance.atol} + rtol={tolerance.rtol}"
             for p in parity if not p.passed
         ]  # fmt: skip
         if not metric_ok:
             failures.append(
-                f"{ONNX_FILES[target]}: test/{name} drops from {eager_metric:.4f} (eager) to "
+                f"{EXPORT_FILES[target]}: test/{name} drops from {eager_metric:.4f} (eager) to "
                 f"{runtime_metric:.4f}, more than export.{target}.max_metric_drop="
                 f"{tolerance.max_metric_drop}"
             )
@@ -89,7 +100,24 @@ def run(ctx: RunContext) -> None:
     path = runs.write_json(ctx.out_dir / "export" / "verify.json", report)
     if failures:
         details = "; ".join(failures)
-        raise StageError(f"ONNX verification failed: {details}. Files kept; see {path}.")
+        raise StageError(f"Export verification failed: {details}. Files kept; see {path}.")
+
+
+def _runner(ctx: RunContext, target: str, export_dir: Path) -> tuple[Any, str, list[str]]:
+    """The runtime that runs `target`'s file: ONNX Runtime, or TensorRT for the engine."""
+    if target == "tensorrt":
+        from fabricx.export.tensorrt import TrtRunner
+
+        source = export_dir / EXPORT_FILES[ctx.cfg.export.tensorrt.source]
+        return TrtRunner(export_dir / EXPORT_FILES["tensorrt"], onnx_path=source), "tensorrt", []
+    runner = OrtRunner(export_dir / EXPORT_FILES[target])
+    return runner, "onnxruntime", runner.session.get_providers()
+
+
+def _precision(ctx: RunContext, target: str) -> str:
+    if target == "tensorrt":  # strongly typed: the engine runs at its source file's precision
+        return f"{PRECISIONS[ctx.cfg.export.tensorrt.source]} (TensorRT engine)"
+    return PRECISIONS[target]
 
 
 def _tolerance(ctx: RunContext, target: str) -> Tolerance:

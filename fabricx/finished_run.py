@@ -1,0 +1,72 @@
+"""Rebuild a finished run's objects from its own saved config, for verbs that work on it.
+
+`fabricx eval` and `fabricx export` never recompose from conf/ (which may have changed since
+the run); the run directory's config.yaml is the source. The allowed `_target_` modules are
+fabricx's defaults plus what the command allows: a config file inside a run directory cannot
+widen them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+
+from fabricx.build.components import build_datamodule, build_model, build_task
+from fabricx.build.trainer import build_trainer
+from fabricx.config.saved import load_saved_config
+from fabricx.config.schema import DEFAULT_TARGET_PREFIXES, StrategyConfig, TrainConfig
+from fabricx.stages.context import RunContext
+
+
+def open_run(
+    run_dir: Path,
+    out_dir: Path,
+    *,
+    checkpoint: str = "best",
+    extra_target_prefixes: list[str] | None = None,
+    accelerator: str = "auto",
+    saved: TrainConfig | None = None,
+) -> RunContext:
+    """A RunContext over the finished run in `run_dir`, writing results to `out_dir`.
+
+    Args:
+        checkpoint: best, last or a path; the stages load it.
+        extra_target_prefixes: modules this command allows beyond fabricx's defaults.
+        accelerator: where to score (the run's own trainer settings are not reused).
+        saved: the run's config, when the caller has already loaded or changed it.
+    """
+    saved = saved or load_saved_config(run_dir)
+    prefixes = [*DEFAULT_TARGET_PREFIXES, *(extra_target_prefixes or [])]
+    pl.seed_everything(saved.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(saved, prefixes)
+    task = build_task(saved, build_model(saved, prefixes), prefixes)
+    trainer = build_trainer(scoring_config(saved, accelerator), out_dir)
+    return RunContext(saved, run_dir, out_dir, datamodule, task, trainer, checkpoint=checkpoint)
+
+
+def scoring_config(saved: TrainConfig, accelerator: str) -> TrainConfig:
+    """The run's config, changed to score it once: one device, the whole test split, no
+    logger, no checkpointing, and fp32 where the run used fp16 autocast on a GPU now absent."""
+    precision = saved.precision
+    if precision.name == "16-mixed" and not torch.cuda.is_available():
+        precision = replace(precision, name="32-true")  # same weights, scored in fp32
+    callbacks = saved.callbacks
+    return replace(
+        saved,
+        trainer=replace(
+            saved.trainer, accelerator=accelerator, devices=1, num_nodes=1, fast_dev_run=0,
+            limit_test_batches=None,
+        ),
+        strategy=StrategyConfig(),
+        precision=precision,
+        logger=replace(saved.logger, backend="none"),
+        callbacks=replace(
+            callbacks,
+            checkpoint=replace(callbacks.checkpoint, enabled=False),
+            early_stopping=replace(callbacks.early_stopping, enabled=False),
+            lr_monitor=False,
+        ),
+    )  # fmt: skip
