@@ -209,7 +209,7 @@ def test_a_parity_failure_fails_the_stage_and_keeps_every_file(tmp_path: Path):
         "trainer.max_epochs=2", "logger=csv", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 1
-    assert "ONNX verification failed: model.int8.onnx at batch 1" in result.stderr
+    assert "Export verification failed: model.int8.onnx at batch 1" in result.stderr
     assert "Traceback" not in result.output
     (run_dir,) = result.run_dirs()
     record = read_json(run_dir / "metrics.json")
