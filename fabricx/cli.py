@@ -19,6 +19,7 @@ VERBS = {
     "train": "train, test, export and verify one experiment (-m sweeps over overrides)",
     "eval": "re-evaluate a finished run with its own saved config: fabricx eval run=<dir>",
     "export": "export a finished run again, no training: fabricx export run=<dir> export=[...]",
+    "bench": "latency and throughput by runtime and batch size: fabricx bench run=<dir>",
     "doctor": "versions and devices; builds, runs and checks a tiny TensorRT engine where it can",
     "config": "print the composed config and validate it; runs nothing",
 }
@@ -37,6 +38,7 @@ examples:
   fabricx config optim=sgd                       # composed config, validated
   fabricx eval run=runs/default/<timestamp>-<id>
   fabricx export run=runs/default/<timestamp>-<id> export=[onnx,onnx_fp16,onnx_int8]
+  fabricx bench run=runs/default/<timestamp>-<id> bench.batch_sizes=[1,8,64]
 
 Every verb takes Hydra's flags (--cfg job, --info, -m, --config-dir DIR, --help).
 Exit status: 0 done, 1 a stage failed, 2 a config error (named with its source and a fix),
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "train": _train,
         "eval": _eval,
         "export": _export,
+        "bench": _bench,
         "doctor": _doctor,
         "config": _config,
     }
@@ -170,6 +173,18 @@ def _export(rest: list[str]) -> int:
         if _runs_a_job(args):
             check_run_target(export_cfg)
     return _run_hydra("export", rest, "fabricx.reexport:export_job")
+
+
+def _bench(rest: list[str]) -> int:
+    from fabricx.config.compose import validate
+    from fabricx.config.saved import check_run_target
+
+    args = _hydra_args(rest)
+    if _composes(args):
+        bench_cfg = validate("bench", args.overrides, multirun=args.multirun)
+        if _runs_a_job(args):
+            check_run_target(bench_cfg)
+    return _run_hydra("bench", rest, "fabricx.rebench:bench_job")
 
 
 def _doctor(rest: list[str]) -> int:

@@ -8,6 +8,7 @@ widen them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,6 +46,24 @@ def open_run(
     task = build_task(saved, build_model(saved, prefixes), prefixes)
     trainer = build_trainer(scoring_config(saved, accelerator), out_dir)
     return RunContext(saved, run_dir, out_dir, datamodule, task, trainer, checkpoint=checkpoint)
+
+
+def merge_previous_record(ctx: RunContext, replaces: tuple[str, ...] = ()) -> None:
+    """Start from the run's metrics.json, so a verb that adds results (export, bench) keeps
+    the training run's metrics, stages and files in the record it rewrites.
+
+    Args:
+        replaces: metric-name prefixes this verb produces anew; earlier values are dropped,
+            so a bench at other batch sizes leaves no stale numbers behind.
+    """
+    previous = ctx.run_dir / "metrics.json"
+    if previous.is_file():
+        record = json.loads(previous.read_text())
+        metrics = record.get("metrics", {})
+        ctx.metrics.update({k: v for k, v in metrics.items() if not k.startswith(replaces)})
+        ctx.stages.update(record.get("stages", {}))
+        ctx.skipped.update(record.get("skipped", {}))
+        ctx.artifacts.update({k: Path(v) for k, v in record.get("artifacts", {}).items()})
 
 
 def scoring_config(saved: TrainConfig, accelerator: str) -> TrainConfig:

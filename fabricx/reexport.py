@@ -7,7 +7,6 @@ metrics and stages stay, the export and verify results are added or replaced.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from omegaconf import DictConfig
 from fabricx.config.saved import load_saved_config
 from fabricx.config.schema import ExportRunConfig
 from fabricx.config.typed import to_typed
-from fabricx.finished_run import open_run
+from fabricx.finished_run import merge_previous_record, open_run
 from fabricx.logs import route_lightning_logs
 from fabricx.runner import raise_if_skipped, run_stages
 
@@ -35,11 +34,8 @@ def export_job(cfg: DictConfig) -> None:
         accelerator="cpu",  # export and ONNX Runtime verification run on the CPU
         saved=saved,
     )
-    previous = run_dir / "metrics.json"
-    if previous.is_file():
-        record = json.loads(previous.read_text())
-        ctx.metrics.update(record.get("metrics", {}))
-        ctx.stages.update(record.get("stages", {}))
-        ctx.artifacts.update({k: Path(v) for k, v in record.get("artifacts", {}).items()})
+    metric = f"test/{saved.task.metric}_"  # test/acc_onnx, test/acc_onnx_int8, ...
+    merge_previous_record(ctx, replaces=("verify/", metric))
+    ctx.skipped.pop("tensorrt", None)  # asked again: this run decides
     run_stages(ctx, ["export", *(["verify"] if export_cfg.verify else []), "summary"])
     raise_if_skipped(ctx)

@@ -19,12 +19,18 @@ from fabricx.config.schema import STAGES, TrainConfig
 from fabricx.config.typed import plain, to_typed
 from fabricx.errors import TargetsSkipped
 from fabricx.logs import route_lightning_logs
-from fabricx.stages import export, fit, summary, test, verify
+from fabricx.stages import bench, export, fit, summary, test, verify
 from fabricx.stages.context import RunContext
 
-STAGE_RUNNERS = {"fit": fit.run, "test": test.run, "export": export.run, "verify": verify.run}
+STAGE_RUNNERS = {
+    "fit": fit.run,
+    "test": test.run,
+    "export": export.run,
+    "verify": verify.run,
+    "bench": bench.run,
+}
 # Stages that write files and need no collective: under DDP, rank 0 runs them alone.
-RANK_ZERO_STAGES = ("export", "verify")
+RANK_ZERO_STAGES = ("export", "verify", "bench")
 
 
 def plan(cfg: TrainConfig) -> list[str]:

@@ -18,6 +18,14 @@ def close_tracker(ctx: RunContext, status: str) -> None:
         return
     run = wandb_logger.experiment
     run.summary.update({**ctx.metrics, "status": status})
+    if ctx.tables:
+        import wandb
+
+        for name, rows in ctx.tables.items():
+            columns = list(rows[0]) if rows else []
+            run.log(
+                {name: wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows])}
+            )
     if ctx.cfg.logger.log_artifacts:
         _log_artifacts(run, ctx)
     run.finish()

@@ -34,7 +34,9 @@ def test_export_verb_adds_every_target_to_the_run(unexported_run: Path, tmp_path
         assert (unexported_run / "export" / name).is_file(), name
     record = read_json(unexported_run / "metrics.json")
     # The training run's stages and metrics stay; export and verify are added.
-    assert record["stages"] == {"fit": "ok", "test": "ok", "export": "ok", "verify": "ok"}
+    assert record["stages"] == {
+        "fit": "ok", "test": "ok", "bench": "ok", "export": "ok", "verify": "ok"
+    }  # fmt: skip
     assert {"val/acc", "test/acc", "test/acc_onnx_int8"} <= set(record["metrics"])
     assert checkpoint.stat().st_mtime == before  # nothing was trained or saved again
     assert not (tmp_path / "runs").exists()
@@ -47,6 +49,16 @@ def test_export_verb_needs_a_target_and_a_run(unexported_run: Path, tmp_path: Pa
     result = run_cli("export", f"run={tmp_path}", cwd=tmp_path)
     assert result.returncode == 2
     assert "not a fabricx run directory" in result.stderr
+
+
+def test_bench_verb_times_what_the_run_has(unexported_run: Path, tmp_path: Path):
+    result = run_cli("bench", f"run={unexported_run}", "bench.batch_sizes=[1,4]", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    bench = read_json(unexported_run / "bench.json")
+    assert {r["batch_size"] for r in bench["rows"]} == {1, 4}
+    metrics = read_json(unexported_run / "metrics.json")["metrics"]
+    assert not [k for k in metrics if k.endswith("_bs64")], "stale results of the earlier bench"
+    assert "val/acc" in metrics  # the training run's metrics stay
 
 
 def test_doctor_reports_versions_and_the_tensorrt_check(tmp_path: Path):

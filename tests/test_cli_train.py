@@ -18,7 +18,13 @@ def test_default_run_reaches_95_percent_and_verifies_onnx(default_run):
     (run_dir,) = default_run.run_dirs()
     record = read_json(run_dir / "metrics.json")
     assert record["status"] == "ok"
-    assert record["stages"] == {"fit": "ok", "test": "ok", "export": "ok", "verify": "ok"}
+    assert record["stages"] == {
+        "fit": "ok",
+        "test": "ok",
+        "export": "ok",
+        "verify": "ok",
+        "bench": "ok",
+    }
     assert record["metric"]["name"] == "test/acc"
     assert record["metric"]["value"] >= 0.95
     # The metric recomputed through ONNX Runtime sits beside the eager one.
@@ -117,6 +123,22 @@ def test_wandb_offline_run_holds_config_metrics_summary_artifacts(default_run):
     assert by_type["onnx"]["metadata"]["verify"]["passed"] is True
 
 
+def test_bench_times_every_runtime_and_logs_a_wandb_table(default_run):
+    (run_dir,) = default_run.run_dirs()
+    bench = read_json(run_dir / "bench.json")
+    cases = {(r["runtime"], r["batch_size"]) for r in bench["rows"]}
+    assert cases == {(rt, b) for rt in ("eager_fp32", "ort_cpu_fp32") for b in (1, 8, 64)}
+    for row in bench["rows"]:
+        assert row["iters"] >= 20 and row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"]
+    assert (run_dir / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "bench: median latency" in default_run.stdout
+    record = read_json(run_dir / "metrics.json")
+    assert record["metrics"]["bench/ort_cpu_fp32_speedup_bs64"] > 0
+    (path,) = find_offline_runs(run_dir / "wandb")
+    tables = [row["bench"] for row in read_offline_run(path).history if "bench" in row]
+    assert tables and tables[0]["_type"] == "table-file" and tables[0]["nrows"] == 6
+
+
 def test_stage_subset_and_no_logger(tmp_path: Path):
     result = run_cli(
         "train", "stages=[fit,test]", "trainer.max_epochs=1", "logger=none", cwd=tmp_path
@@ -135,7 +157,11 @@ def test_export_none_skips_export_and_verify(tmp_path: Path):
     result = run_cli("train", "export=none", "trainer.max_epochs=1", "logger=csv", cwd=tmp_path)
     assert result.returncode == 0, result.output
     (run_dir,) = result.run_dirs()
-    assert read_json(run_dir / "metrics.json")["stages"] == {"fit": "ok", "test": "ok"}
+    assert read_json(run_dir / "metrics.json")["stages"] == {
+        "fit": "ok",
+        "test": "ok",
+        "bench": "ok",
+    }
     assert not (run_dir / "export").exists()
     assert (run_dir / "metrics.csv").is_file()
 
@@ -161,7 +187,13 @@ def test_debug_trainer_runs_every_stage_on_a_few_batches(tmp_path: Path):
     # fast_dev_run monitors nothing, so there is no best-*.ckpt: "best" falls back to last.ckpt.
     assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["last.ckpt"]
     assert record["weights"].endswith("last.ckpt")
-    assert record["stages"] == {"fit": "ok", "test": "ok", "export": "ok", "verify": "ok"}
+    assert record["stages"] == {
+        "fit": "ok",
+        "test": "ok",
+        "export": "ok",
+        "verify": "ok",
+        "bench": "ok",
+    }
 
 
 def test_without_checkpoints_later_stages_say_which_weights(tmp_path: Path):

@@ -18,7 +18,7 @@ from omegaconf import II, MISSING
 
 from fabricx.errors import ConfigError, check_choice
 
-STAGES = ("fit", "test", "export", "verify", "summary")
+STAGES = ("fit", "test", "export", "verify", "bench", "summary")
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true")
 MATMUL_PRECISIONS = ("highest", "high", "medium")
 STRATEGIES = ("auto", "ddp")
@@ -494,6 +494,30 @@ class ExportConfig:
         return self.onnx or OnnxExportConfig()
 
 
+@dataclass
+class BenchConfig:
+    """The bench stage: latency and throughput per runtime and batch size."""
+
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 64])
+    warmup_iters: int = 5
+    min_iters: int = field(default=20, metadata=_help("Timed calls at least, per case."))
+    max_iters: int = field(default=1000, metadata=_help("Timed calls at most, per case."))
+    seconds_per_case: float = field(
+        default=0.3, metadata=_help("Time budget per (runtime, batch size) after min_iters.")
+    )
+
+    def __post_init__(self) -> None:
+        if not self.batch_sizes or min(self.batch_sizes) < 1:
+            raise ConfigError(f"bench.batch_sizes={self.batch_sizes} needs sizes >= 1.")
+        if not 1 <= self.min_iters <= self.max_iters:
+            raise ConfigError(
+                f"bench.min_iters={self.min_iters} and bench.max_iters={self.max_iters}: "
+                "need 1 <= min_iters <= max_iters."
+            )
+        if self.warmup_iters < 0 or self.seconds_per_case < 0:
+            raise ConfigError("bench.warmup_iters and bench.seconds_per_case must be >= 0.")
+
+
 # --- primary configs ----------------------------------------------------------------------
 
 
@@ -517,6 +541,7 @@ class TrainConfig:
     logger: LoggerConfig = MISSING
     callbacks: CallbacksConfig = MISSING
     export: ExportConfig = field(default_factory=ExportConfig)  # export=[] is none
+    bench: BenchConfig = field(default_factory=BenchConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     experiment: str = field(default="default", metadata=_help("Runs go to runs/<experiment>/."))
     seed: int = 0
@@ -589,6 +614,21 @@ class ExportRunConfig:
             )
 
 
+@dataclass
+class BenchRunConfig:
+    """`fabricx bench run=<dir>`: time a finished run's model on every runtime it has."""
+
+    run: str = field(default=MISSING, metadata=_help("The run directory to benchmark."))
+    checkpoint: str = field(default="best", metadata=_help("best, last, or a file path."))
+    bench: BenchConfig = field(default_factory=BenchConfig)
+    extra_target_prefixes: list[str] = field(
+        default_factory=list,
+        metadata=_help(
+            "Modules to allow beyond fabricx's defaults; the run's own list is not trusted."
+        ),
+    )
+
+
 # Group name -> {option schema name -> dataclass}. Options' YAML files name these in their
 # defaults list; names start with `base_` so they never read as user-facing options.
 GROUP_SCHEMAS: dict[str, dict[str, type]] = {
@@ -608,6 +648,7 @@ PRIMARY_SCHEMAS: dict[str, type] = {
     "base_train": TrainConfig,
     "base_eval": EvalConfig,
     "base_export_run": ExportRunConfig,
+    "base_bench_run": BenchRunConfig,
 }
 
 

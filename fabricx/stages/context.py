@@ -23,6 +23,7 @@ class RunContext:
         weights: which weights `task` holds: "initial", "in memory after fit" or a checkpoint.
         checkpoint: which checkpoint the test, export and verify stages use (best, last, path).
         skipped: requested targets that could not run here, with the one-line reason.
+        tables: row tables a stage produced (bench), logged to W&B as tables.
     """
 
     cfg: TrainConfig
@@ -35,6 +36,7 @@ class RunContext:
     artifacts: dict[str, Path] = field(default_factory=dict)
     stages: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     weights: str = "initial"
     checkpoint: str = "best"
 

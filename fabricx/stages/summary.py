@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from fabricx.config.schema import STAGES
 from fabricx.stages.context import RunContext
 
 
@@ -34,7 +35,9 @@ def run(ctx: RunContext, console: Console | None = None) -> None:
     files.add_column("size", justify="right")
     for name, path in sorted(ctx.artifacts.items()):
         files.add_row(name, _relative(path, ctx.out_dir), _size(path))
-    stages = ", ".join(f"{name}: {status}" for name, status in ctx.stages.items())
+    order = {name: i for i, name in enumerate(STAGES)}
+    ran = sorted(ctx.stages.items(), key=lambda item: order.get(item[0], len(order)))
+    stages = ", ".join(f"{name}: {status}" for name, status in ran)
     console.print(metrics)
     console.print(files)
     console.print(f"stages: {stages}")
