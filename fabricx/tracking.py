@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+from fabricx.export.onnx import EXPORT_FILES
 from fabricx.stages.context import RunContext
 
 
@@ -52,19 +55,23 @@ def _log_artifacts(run: Any, ctx: RunContext) -> None:
         art = wandb.Artifact(f"model-{run.id}", type="model", metadata=metadata)
         art.add_file(str(checkpoint), name=f"checkpoints/{checkpoint.name}")
         run.log_artifact(art, aliases=["best", "latest"])
+    # One model artifact per exported file, with what verify measured for it (and, for a
+    # TensorRT engine, its sidecar: the GPU and TensorRT it runs on).
     export_dir = ctx.run_dir / "export"
-    if "onnx" in ctx.artifacts and export_dir.is_dir():
-        verify = export_dir / "verify.json"
-        meta: dict[str, Any] = {
-            "format": "onnx",
-            "opset": ctx.cfg.export.onnx.opset if ctx.cfg.export.onnx else None,
-        }
-        if verify.is_file():
-            import json
-
-            meta["verify"] = json.loads(verify.read_text())
-        art = wandb.Artifact(f"onnx-{run.id}", type="model", metadata=meta)
-        for file in sorted(export_dir.iterdir()):
-            if file.is_file() and not file.name.startswith("."):
+    verify_path = ctx.out_dir / "export" / "verify.json"
+    verified = json.loads(verify_path.read_text())["artifacts"] if verify_path.is_file() else {}
+    for target, file_name in EXPORT_FILES.items():
+        main = export_dir / file_name
+        if target not in ctx.artifacts or not main.is_file():
+            continue
+        metadata: dict[str, Any] = {"target": target, "file": file_name}
+        if target in verified:
+            metadata["verify"] = verified[target]
+        sidecar = Path(f"{main}.json")
+        if sidecar.is_file():
+            metadata["sidecar"] = json.loads(sidecar.read_text())
+        art = wandb.Artifact(f"{target}-{run.id}", type="model", metadata=metadata)
+        for file in (main, Path(f"{main}.data"), sidecar):  # graph, external weights, sidecar
+            if file.is_file():
                 art.add_file(str(file), name=f"export/{file.name}")
         run.log_artifact(art, aliases=["latest"])

@@ -235,6 +235,20 @@ def test_fp16_and_int8_targets_are_verified_at_their_precision(tmp_path: Path):
     )
 
 
+def test_every_exported_file_is_its_own_wandb_artifact(tmp_path: Path):
+    result = run_cli("train", "export=[onnx,onnx_int8]", "trainer.max_epochs=1", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs()
+    (path,) = find_offline_runs(run_dir / "wandb")
+    logged = read_offline_run(path).artifacts
+    artifacts = {a["name"].rsplit("-", 1)[0]: a for a in logged if a["type"] == "model"}
+    assert set(artifacts) == {"model", "onnx", "onnx_int8"}
+    assert any(a["type"] == "run_table" for a in logged)  # the bench table
+    int8 = artifacts["onnx_int8"]
+    assert int8["type"] == "model" and int8["files"] == ["export/model.int8.onnx"]
+    assert int8["metadata"]["verify"]["tolerance"]["precision"] == "int8 (Q/DQ)"
+
+
 def test_a_parity_failure_fails_the_stage_and_keeps_every_file(tmp_path: Path):
     result = run_cli(
         "train", "export=[onnx,onnx_int8]", "export.onnx_int8.atol=0", "export.onnx_int8.rtol=0",
