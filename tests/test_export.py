@@ -134,7 +134,9 @@ def test_mlp_onnx_matches_eager(
     for result in results:
         assert result.passed, result
         assert result.max_abs_diff < 1e-4, result
-        assert set(result.as_dict()) == {"batch_size", "max_abs_diff", "max_rel_diff", "passed"}
+        keys = {"batch_size", "max_abs_diff", "max_rel_diff", "passed", "shape"}
+        assert set(result.as_dict()) == keys
+        assert result.shape == [result.batch_size, 64]
     assert runner(x=digits_pool["x"][:7]).shape == (7, 10)
 
 

@@ -87,6 +87,35 @@ class DigitsDataConfig(DataConfig):
             )
 
 
+CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
+@dataclass
+class Conll2003DataConfig(DataConfig):
+    """CoNLL-2003 NER from a folder with train.txt, valid.txt, test.txt (2 or 4 columns)."""
+
+    _target_: str = "fabricx.data.conll2003.Conll2003DataModule"
+    path: str = field(default=MISSING, metadata=_help("Folder with train/valid/test.txt."))
+    tokenizer: str = field(
+        default=MISSING, metadata=_help("Hub name, tokenizer directory, or a vocab.txt file.")
+    )
+    labels: list[str] = field(default_factory=lambda: list(CONLL2003_LABELS))
+    num_classes: int = 9
+    max_length: int = field(default=128, metadata=_help("Sub-tokens per sentence at most."))
+    batch_size: int = 32
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_classes != len(self.labels):
+            raise ConfigError(
+                f"data.num_classes={self.num_classes} but data.labels has {len(self.labels)} tags;"
+                " make them agree."
+            )
+        if self.max_length < 3:
+            raise ConfigError(f"data.max_length={self.max_length} must be >= 3.")
+
+
 # --- model ------------------------------------------------------------------------------
 
 
@@ -110,6 +139,35 @@ class MLPConfig(ModelConfig):
             raise ConfigError(f"model.hidden_sizes={self.hidden_sizes} needs sizes >= 1.")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout={self.dropout} must be in [0, 1).")
+
+
+@dataclass
+class HFTokenClassifierConfig(ModelConfig):
+    """A Hugging Face token classifier: pretrained (name or directory) or built from config."""
+
+    _target_: str = "fabricx.models.hf.HFTokenClassifier"
+    num_labels: int = II("data.num_classes")
+    pretrained: str | None = field(
+        default=None, metadata=_help("Hub name or local directory; null builds from config.")
+    )
+    model_type: str = "bert"
+    # Any, None until given: an override then sets the whole mapping (a typed `{}` default
+    # is a closed node that refuses new keys; a typed None one trips an OmegaConf merge bug).
+    config: Any = field(
+        default=None, metadata=_help("Architecture fields when pretrained is null.")
+    )
+
+    def __post_init__(self) -> None:
+        if self.config is not None and not isinstance(self.config, dict):
+            raise ConfigError(
+                f"model.config={self.config!r} must be a mapping of architecture fields, e.g. "
+                "model.config={hidden_size:32,num_hidden_layers:2,vocab_size:100}."
+            )
+        if bool(self.pretrained) == bool(self.config):
+            raise ConfigError(
+                "model: give exactly one of model.pretrained (a name or directory) and "
+                "model.config (architecture fields, e.g. {hidden_size: 32, vocab_size: 100})."
+            )
 
 
 # --- task -------------------------------------------------------------------------------
@@ -145,6 +203,20 @@ class ClassificationTaskConfig(TaskConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("task.metric", self.metric, CLASSIFICATION_METRICS)
+
+
+@dataclass
+class TokenClassificationTaskConfig(TaskConfig):
+    _target_: str = "fabricx.tasks.token_classification.TokenClassificationTask"
+    num_classes: int = II("data.num_classes")
+    labels: list[str] = II("data.labels")
+    metric: str = "f1"
+    monitor: str = "val/f1"
+    mode: str = "max"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice("task.metric", self.metric, ("f1",))
 
 
 # --- optimizer and schedule ---------------------------------------------------------------
@@ -632,9 +704,21 @@ class BenchRunConfig:
 # Group name -> {option schema name -> dataclass}. Options' YAML files name these in their
 # defaults list; names start with `base_` so they never read as user-facing options.
 GROUP_SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {"base_data": DataConfig, "base_digits": DigitsDataConfig},
-    "model": {"base_model": ModelConfig, "base_mlp": MLPConfig},
-    "task": {"base_task": TaskConfig, "base_classification": ClassificationTaskConfig},
+    "data": {
+        "base_data": DataConfig,
+        "base_digits": DigitsDataConfig,
+        "base_conll2003": Conll2003DataConfig,
+    },
+    "model": {
+        "base_model": ModelConfig,
+        "base_mlp": MLPConfig,
+        "base_hf_token_classifier": HFTokenClassifierConfig,
+    },
+    "task": {
+        "base_task": TaskConfig,
+        "base_classification": ClassificationTaskConfig,
+        "base_token_classification": TokenClassificationTaskConfig,
+    },
     "optim": {"base_optim": OptimConfig, "base_adamw": AdamWConfig, "base_sgd": SGDConfig},
     "scheduler": {"base_scheduler": SchedulerConfig},
     "precision": {"base_precision": PrecisionConfig},

@@ -29,11 +29,13 @@ def export_onnx(
     opset: int = 18,
     dynamic_batch: bool = True,
     external_data: bool = False,
+    dynamic_axes: dict[int, str] | None = None,
 ) -> list[Path]:
     """Export `model` (called as model(**example_inputs)) to `path`; return the files written.
 
     The model is copied to CPU fp32 in eval mode (dropout off, batch-norm frozen), exported
-    with a dynamic batch dimension on every input, and checked with onnx.checker's full check.
+    with dynamic axes on every input (`dynamic_axes`, e.g. {0: "batch", 1: "sequence"} for
+    text; the batch axis alone by default), and checked with onnx.checker's full check.
     Files appear under their final names only once all of them are complete.
     """
     import onnx
@@ -43,8 +45,13 @@ def export_onnx(
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     model = copy.deepcopy(model).to("cpu", torch.float32).eval()
     inputs = {name: t.detach().to("cpu") for name, t in example_inputs.items()}
-    batch = torch.export.Dim("batch")
-    dynamic_shapes = {name: {0: batch} for name in inputs} if dynamic_batch else None
+    axes = dynamic_axes or {0: "batch"}
+    dims = {axis: torch.export.Dim(label) for axis, label in axes.items()}
+    dynamic_shapes = (
+        {name: {a: d for a, d in dims.items() if a < t.dim()} for name, t in inputs.items()}
+        if dynamic_batch
+        else None
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=path.parent))
     try:

@@ -19,6 +19,7 @@ class ParityResult:
     max_abs_diff: float
     max_rel_diff: float
     passed: bool
+    shape: list[int] | None = None  # of the first input, e.g. [batch, sequence]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,7 +41,56 @@ def gather_inputs(
     return {name: torch.cat(chunks)[:count] for name, chunks in parts.items()}
 
 
+def parity_cases(
+    batches: Iterable[Any], split_batch: SplitBatch, batch_sizes: list[int]
+) -> list[dict[str, torch.Tensor]]:
+    """Held-out inputs at every batch size, and for padded text at a short and a long length.
+
+    Fixed-shape data (images, features): the first `b` samples for each size `b`. Variable
+    length (each batch padded to its longest sentence): the first `b` rows of the shortest
+    and of the longest batch among the first 32, so both ends of the sequence axis are run.
+    """
+    loaded = [split_batch(batch)[0] for _, batch in zip(range(32), batches, strict=False)]
+    if len({tuple(t.shape[1:]) for inputs in loaded for t in inputs.values()}) <= len(loaded[0]):
+        pool = {name: torch.cat([inputs[name] for inputs in loaded]) for name in loaded[0]}
+        available = next(iter(pool.values())).shape[0]
+        return [
+            {n: t[:b] for n, t in pool.items()}
+            for b in sorted({min(b, available) for b in batch_sizes})
+        ]
+    length = lambda inputs: next(iter(inputs.values())).shape[1]  # noqa: E731
+    ends = [min(loaded, key=length), max(loaded, key=length)]
+    cases = []
+    for inputs in ends:
+        rows = next(iter(inputs.values())).shape[0]
+        for b in sorted({min(b, rows) for b in batch_sizes}):
+            cases.append({name: t[:b] for name, t in inputs.items()})
+    return cases
+
+
 @torch.no_grad()
+def check_cases(
+    eager: Runner, exported: Runner, cases: list[dict[str, torch.Tensor]], atol: float, rtol: float
+) -> list[ParityResult]:
+    """Run both on every case; compare the outputs tensor by tensor."""
+    results = []
+    for inputs in cases:
+        want = eager(**inputs).float()
+        got = exported(**inputs).float()
+        diff = (want - got).abs()
+        first = next(iter(inputs.values()))
+        results.append(
+            ParityResult(
+                batch_size=first.shape[0],
+                max_abs_diff=diff.max().item(),
+                max_rel_diff=(diff / want.abs().clamp_min(1e-6)).max().item(),
+                passed=bool(torch.allclose(got, want, atol=atol, rtol=rtol)),
+                shape=list(first.shape),
+            )
+        )
+    return results
+
+
 def check_parity(
     eager: Runner,
     exported: Runner,
@@ -49,23 +99,12 @@ def check_parity(
     atol: float,
     rtol: float,
 ) -> list[ParityResult]:
-    """Run both on the first `b` samples of `pool` for each batch size `b`."""
+    """check_cases on the first `b` samples of `pool` for each batch size `b`."""
     available = next(iter(pool.values())).shape[0]
-    results = []
-    for size in sorted({min(b, available) for b in batch_sizes}):
-        inputs = {name: t[:size] for name, t in pool.items()}
-        want = eager(**inputs).float()
-        got = exported(**inputs).float()
-        diff = (want - got).abs()
-        results.append(
-            ParityResult(
-                batch_size=size,
-                max_abs_diff=diff.max().item(),
-                max_rel_diff=(diff / want.abs().clamp_min(1e-6)).max().item(),
-                passed=bool(torch.allclose(got, want, atol=atol, rtol=rtol)),
-            )
-        )
-    return results
+    sizes = sorted({min(b, available) for b in batch_sizes})
+    return check_cases(
+        eager, exported, [{n: t[:b] for n, t in pool.items()} for b in sizes], atol, rtol
+    )
 
 
 @torch.no_grad()

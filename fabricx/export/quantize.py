@@ -58,7 +58,12 @@ def quantize_int8(
     staging = Path(tempfile.mkdtemp(prefix=".quantize-", dir=dst.parent))
     try:
         # Shape inference and graph clean-up first, as onnxruntime recommends for static Q/DQ.
-        quant_pre_process(str(src), str(staging / "pre.onnx"))
+        # Its symbolic pass cannot always finish (attention masks of transformers); ONNX's own
+        # shape inference is enough to quantize then.
+        try:
+            quant_pre_process(str(src), str(staging / "pre.onnx"))
+        except Exception:  # onnxruntime raises a bare Exception("Incomplete symbolic ...")
+            quant_pre_process(str(src), str(staging / "pre.onnx"), skip_symbolic_shape=True)
         quantize_static(
             str(staging / "pre.onnx"),
             str(staging / dst.name),

@@ -20,7 +20,6 @@ from rich.table import Table
 from fabricx import runs
 from fabricx.charts import latency_chart
 from fabricx.export.onnx import EXPORT_FILES
-from fabricx.export.parity import gather_inputs
 from fabricx.export.timing import measure
 from fabricx.stages.context import RunContext
 
@@ -33,8 +32,10 @@ def run(ctx: RunContext, console: Console | None = None) -> None:
     ctx.use_checkpoint()
     ctx.datamodule.setup("test")
     largest = max(cfg.batch_sizes)
-    test_inputs = gather_inputs(ctx.datamodule.test_dataloader(), ctx.task.split_batch, largest)
-    pool = _tile(test_inputs, largest)
+    # One real test batch, repeated to the largest size: padded text batches cannot be
+    # concatenated, and every runtime should see the same inputs.
+    first, _ = ctx.task.split_batch(next(iter(ctx.datamodule.test_dataloader())))
+    pool = _tile(first, largest)
     rows = []
     for runtime, prepare, cuda in _runtimes(ctx):
         for size in cfg.batch_sizes:

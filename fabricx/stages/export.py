@@ -36,6 +36,7 @@ def run(ctx: RunContext) -> None:
         opset=base.opset,
         dynamic_batch=base.dynamic_batch,
         external_data=base.external_data,
+        dynamic_axes=getattr(ctx.task, "export_dynamic_axes", None),  # text: batch and sequence
     )
     fp32 = next(f for f in files if f.suffix == ".onnx")
     ctx.artifacts["onnx"] = fp32

@@ -22,7 +22,7 @@ from fabricx import runs
 from fabricx.config.schema import EXPORT_TARGETS, Tolerance
 from fabricx.errors import StageError
 from fabricx.export.onnx import EXPORT_FILES
-from fabricx.export.parity import check_parity, gather_inputs, score
+from fabricx.export.parity import check_cases, parity_cases, score
 from fabricx.export.runtimes import OrtRunner
 from fabricx.stages.context import RunContext
 
@@ -54,7 +54,7 @@ def run(ctx: RunContext) -> None:
     name = ctx.cfg.task.metric
 
     eager = copy.deepcopy(ctx.task.model).to("cpu", torch.float32).eval()
-    pool = gather_inputs(datamodule.test_dataloader(), split_batch, max(batch_sizes))
+    cases = parity_cases(datamodule.test_dataloader(), split_batch, batch_sizes)
 
     def test_metric(runner: Any) -> float:  # in this process alone: under DDP rank 0 verifies
         metric = ctx.task.build_metric(sync_on_compute=False)
@@ -67,7 +67,7 @@ def run(ctx: RunContext) -> None:
     for target in targets:
         tolerance = _tolerance(ctx, target)
         runner, runtime, providers = _runner(ctx, target, export_dir)
-        parity = check_parity(eager, runner, pool, batch_sizes, tolerance.atol, tolerance.rtol)
+        parity = check_cases(eager, runner, cases, tolerance.atol, tolerance.rtol)
         runtime_metric = test_metric(runner)
         metric_ok = eager_metric - runtime_metric <= tolerance.max_metric_drop
         report["artifacts"][target] = {
@@ -86,7 +86,8 @@ def run(ctx: RunContext) -> None:
         ctx.metrics[f"test/{name}_{target}"] = runtime_metric
         ctx.metrics[f"verify/{target}_max_abs_diff"] = max(p.max_abs_diff for p in parity)
         failures += [
-            f"{EXPORT_FILES[target]} at batch {p.batch_size}: max |eager - onnx| = "
+            f"{EXPORT_FILES[target]} at batch {p.batch_size} (shape {p.shape}): "
+            f"max |eager - runtime| = "
             f"{p.max_abs_diff:.3g} exceeds atol={tolerance.atol} + rtol={tolerance.rtol}"
             for p in parity if not p.passed
         ]  # fmt: skip

@@ -1,0 +1,146 @@
+"""CoNLL-2003 named entities through a Hugging Face fast tokenizer, padded per batch.
+
+Words are split into sub-tokens; the first sub-token of each word carries the word's label
+and the rest are ignored (-100), as in the BERT paper's NER setup. Batches are padded to
+their longest sentence (DataCollatorForTokenClassification), not to a fixed length.
+CoNLL-2003 has no stable public download: point `path` at a folder with train.txt,
+valid.txt and test.txt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader
+
+from fabricx.data.conll import Sentence, read_conll
+from fabricx.errors import ConfigError, FabricxError
+
+CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+SPLIT_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
+IGNORE = -100
+
+
+def load_tokenizer(name_or_path: str) -> Any:
+    """A fast tokenizer from a hub name, a local directory, or a BERT `vocab.txt` file."""
+    import inspect
+
+    from transformers import AutoTokenizer, BertTokenizerFast
+
+    path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        return AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
+    # A WordPiece vocabulary, cased as CoNLL is. transformers 5 renamed `vocab_file` to
+    # `vocab` and ignores the old name, which would leave a 5-token vocabulary: all [UNK].
+    params = inspect.signature(BertTokenizerFast.__init__).parameters
+    key = "vocab" if "vocab" in params else "vocab_file"
+    tokenizer = BertTokenizerFast(**{key: str(path)}, do_lower_case=False)
+    expected = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    if tokenizer.vocab_size != expected:
+        raise FabricxError(
+            f"{path}: the tokenizer loaded {tokenizer.vocab_size} of its {expected} tokens; "
+            "check that it is a WordPiece vocab.txt (one token per line)."
+        )
+    return tokenizer
+
+
+class Conll2003DataModule(pl.LightningDataModule):
+    """Train/val/test splits of a CoNLL folder, tokenized once, padded per batch.
+
+    Args:
+        path: folder with train.txt, valid.txt and test.txt.
+        tokenizer: a Hugging Face name, a local tokenizer directory, or a vocab.txt file.
+        labels: the tag set; any other tag in the data is an error.
+        max_length: sub-tokens per sentence at most (longer sentences are truncated).
+        batch_size, eval_batch_size, num_workers, seed: as for every datamodule.
+        num_classes: must equal len(labels).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        tokenizer: str,
+        labels: list[str] | None = None,
+        max_length: int = 128,
+        batch_size: int = 32,
+        eval_batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+        num_classes: int = 9,
+    ) -> None:
+        super().__init__()
+        self.path = Path(path).expanduser()
+        self.tokenizer_name = tokenizer
+        self.labels = list(labels or CONLL2003_LABELS)
+        if num_classes != len(self.labels):
+            raise ConfigError(
+                f"data.num_classes={num_classes} but data.labels has {len(self.labels)} tags."
+            )
+        self.label_ids = {tag: i for i, tag in enumerate(self.labels)}
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.sentences: dict[str, list[Sentence]] = {}
+        self.encoded: dict[str, list[dict[str, list[int]]]] = {}
+        self.tokenizer: Any = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.encoded:
+            return
+        self.tokenizer = load_tokenizer(self.tokenizer_name)
+        for split, name in SPLIT_FILES.items():
+            self.sentences[split] = read_conll(self.path / name)
+            self.encoded[split] = [self._encode(s, split) for s in self.sentences[split]]
+
+    def _encode(self, sentence: Sentence, split: str) -> dict[str, list[int]]:
+        unknown = set(sentence.tags) - self.label_ids.keys()
+        if unknown:
+            raise ConfigError(
+                f"{self.path / SPLIT_FILES[split]}: tags {sorted(unknown)} are not in "
+                f"data.labels={self.labels}; add them to data.labels."
+            )
+        enc = self.tokenizer(
+            sentence.tokens, is_split_into_words=True, truncation=True,
+            max_length=self.max_length, return_token_type_ids=False,
+        )  # fmt: skip
+        labels, previous = [], None
+        for word in enc.word_ids():
+            # Special tokens and every sub-token after a word's first are not scored.
+            labels.append(
+                IGNORE if word is None or word == previous else self.label_ids[sentence.tags[word]]
+            )
+            previous = word
+        return {
+            "input_ids": enc["input_ids"],
+            "attention_mask": enc["attention_mask"],
+            "labels": labels,
+        }
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        from transformers import DataCollatorForTokenClassification
+
+        collate = DataCollatorForTokenClassification(
+            self.tokenizer, label_pad_token_id=IGNORE, return_tensors="pt"
+        )
+        return DataLoader(
+            self.encoded[split],
+            batch_size=self.batch_size if split == "train" else self.eval_batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=lambda rows: dict(collate(rows)),
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

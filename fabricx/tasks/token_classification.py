@@ -1,0 +1,101 @@
+"""Token classification (NER): cross-entropy per scored token, entity F1 through seqeval."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import Metric
+
+from fabricx.tasks.entity_f1 import EntityF1
+
+IGNORE = -100
+
+
+class TokenClassificationTask(pl.LightningModule):
+    """Trains `model` to tag every word; logs `{split}/loss` and `{split}/f1` (entity F1).
+
+    Args:
+        model: forward(input_ids, attention_mask) -> logits (B, T, num_classes).
+        optimizer: a partial optimizer that takes the parameters.
+        scheduler: the scheduler group's fields (name, warmup_fraction, min_lr_ratio).
+        labels: the tag of each class id, in the datamodule's order.
+        num_classes: number of tags.
+        metric: the headline metric's name ("f1").
+        run_config: the run's resolved config as plain containers, saved in every checkpoint.
+    """
+
+    # Exported graphs keep both the batch and the sequence axis dynamic.
+    export_dynamic_axes = {0: "batch", 1: "sequence"}
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        labels: list[str],
+        scheduler: dict[str, Any] | None = None,
+        num_classes: int = 9,
+        metric: str = "f1",
+        run_config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters({"config": run_config or {}}, logger=False)
+        self.model = model
+        self.optimizer_factory = optimizer
+        self.scheduler_cfg = scheduler or {"name": "none"}
+        self.labels = list(labels)
+        self.num_classes = num_classes
+        self.metric_name = metric
+        self.metrics = nn.ModuleDict(
+            {f"{s}_metric": self.build_metric() for s in ("train", "val", "test")}
+        )
+
+    def build_metric(self, sync_on_compute: bool = True) -> Metric:
+        return EntityF1(self.labels, ignore_index=IGNORE, sync_on_compute=sync_on_compute)
+
+    @staticmethod
+    def split_batch(batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}, batch[
+            "labels"
+        ]
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask)
+
+    def _step(self, batch: dict[str, torch.Tensor], split: str) -> torch.Tensor:
+        inputs, target = self.split_batch(batch)
+        logits = self.model(**inputs)  # (B, T, C)
+        loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE)
+        metric = self.metrics[f"{split}_metric"]
+        metric.update(logits.detach(), target)
+        size = target.shape[0]
+        on_step, bar = split == "train", split != "test"
+        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=bar,
+                 sync_dist=True, batch_size=size)  # fmt: skip
+        name = f"{split}/{self.metric_name}"
+        self.log(name, metric, on_epoch=True, prog_bar=True, batch_size=size)
+        return loss
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def configure_optimizers(self) -> Any:
+        from fabricx.tasks.schedules import build_lr_scheduler
+
+        optimizer = self.optimizer_factory(self.parameters())
+        scheduler = build_lr_scheduler(
+            optimizer, total_steps=self.trainer.estimated_stepping_batches, **self.scheduler_cfg
+        )
+        return (
+            optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
+        )
