@@ -484,6 +484,10 @@ class OnnxInt8Config(Tolerance):
         default="minmax", metadata=_help(f"One of {CALIBRATION_METHODS}.")
     )
     per_channel: bool = True  # one scale per output channel: better accuracy, same speed
+    op_types: list[str] = field(
+        default_factory=lambda: ["MatMul", "Gemm", "Conv"],
+        metadata=_help("Ops to quantize; the rest (Add, Softmax, norms) stay fp32."),
+    )
     atol: float = 0.5
     rtol: float = 0.1
     max_metric_drop: float = 0.02

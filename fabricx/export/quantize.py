@@ -25,6 +25,7 @@ def quantize_int8(
     calibration: Iterable[dict[str, np.ndarray]],
     per_channel: bool = True,
     calibrate_method: str = "minmax",
+    op_types: list[str] | None = None,
 ) -> Path:
     """Quantize the fp32 model at `src` to INT8 Q/DQ at `dst`, calibrated on `calibration`.
 
@@ -34,6 +35,8 @@ def quantize_int8(
         calibration: input batches (input name -> array), e.g. a few training batches.
         per_channel: one weight scale per output channel.
         calibrate_method: minmax, entropy or percentile (activation range estimation).
+        op_types: the ONNX op types to quantize (None: every type onnxruntime can); the
+            others keep fp32, between the Q/DQ pairs of their neighbours.
     """
     import onnx
     from onnxruntime.quantization import (
@@ -73,6 +76,7 @@ def quantize_int8(
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=getattr(CalibrationMethod, CALIBRATION[calibrate_method]),
+            op_types_to_quantize=op_types,
         )
         onnx.checker.check_model(str(staging / dst.name), full_check=True)
         os.replace(staging / dst.name, dst)

@@ -51,6 +51,7 @@ def run(ctx: RunContext) -> None:
             _calibration_batches(ctx, int8.calibration_batches),
             per_channel=int8.per_channel,
             calibrate_method=int8.calibrate_method,
+            op_types=int8.op_types,
         )
     if export.tensorrt is not None:
         _build_tensorrt(ctx, inputs)
