@@ -172,7 +172,7 @@ def _export(rest: list[str]) -> int:
         export_cfg = validate("export", args.overrides, multirun=args.multirun)
         if _runs_a_job(args):
             check_run_target(export_cfg)
-    return _run_hydra("export", rest, "fabricx.reexport:export_job")
+    return _run_hydra("export", rest, "fabricx.finished_verbs:export_job")
 
 
 def _bench(rest: list[str]) -> int:
@@ -184,7 +184,7 @@ def _bench(rest: list[str]) -> int:
         bench_cfg = validate("bench", args.overrides, multirun=args.multirun)
         if _runs_a_job(args):
             check_run_target(bench_cfg)
-    return _run_hydra("bench", rest, "fabricx.rebench:bench_job")
+    return _run_hydra("bench", rest, "fabricx.finished_verbs:bench_job")
 
 
 def _doctor(rest: list[str]) -> int:

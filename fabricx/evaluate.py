@@ -13,7 +13,7 @@ from fabricx.config.schema import EvalConfig
 from fabricx.config.typed import to_typed
 from fabricx.finished_run import open_run
 from fabricx.logs import route_lightning_logs
-from fabricx.runner import run_stages
+from fabricx.runner import raise_if_skipped, run_stages
 
 
 def eval_job(cfg: DictConfig) -> None:
@@ -32,3 +32,4 @@ def eval_job(cfg: DictConfig) -> None:
     )
     has_onnx = (run_dir / "export" / "model.onnx").is_file()
     run_stages(ctx, ["test", *(["verify"] if eval_cfg.verify_onnx and has_onnx else []), "summary"])
+    raise_if_skipped(ctx)

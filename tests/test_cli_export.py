@@ -42,6 +42,50 @@ def test_export_verb_adds_every_target_to_the_run(unexported_run: Path, tmp_path
     assert not (tmp_path / "runs").exists()
 
 
+def test_eval_verifies_what_was_exported_later_and_a_subset_export_drops_the_rest(
+    tmp_path: Path,
+):
+    run = run_cli("train", "export=[onnx]", "trainer.max_epochs=1", "logger=none", cwd=tmp_path)
+    assert run.returncode == 0, run.output
+    (run_dir,) = run.run_dirs()
+    added = run_cli("export", f"run={run_dir}", "export=[onnx,onnx_fp16,onnx_int8]", cwd=tmp_path)
+    assert added.returncode == 0, added.output
+    evaluated = run_cli("eval", f"run={run_dir}", cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.output
+    (eval_dir,) = (run_dir / "eval").iterdir()
+    assert set(read_json(eval_dir / "export" / "verify.json")["artifacts"]) == {
+        "onnx", "onnx_fp16", "onnx_int8"
+    }  # fmt: skip
+    subset = run_cli("export", f"run={run_dir}", "export=[onnx_fp16]", cwd=tmp_path)
+    assert subset.returncode == 0, subset.output
+    assert sorted(p.name for p in (run_dir / "export").iterdir()) == [
+        "model.fp16.onnx", "model.onnx", "verify.json"
+    ]  # fmt: skip
+    record = read_json(run_dir / "metrics.json")
+    assert "onnx_int8" not in record["artifacts"]
+    assert not [k for k in record["metrics"] if "int8" in k]
+    assert set(read_json(run_dir / "export" / "verify.json")["artifacts"]) == {"onnx", "onnx_fp16"}
+
+
+def test_verbs_log_their_own_wandb_run_next_to_the_training_run(tmp_path: Path):
+    from wandb_offline import find_offline_runs, read_offline_run
+
+    run = run_cli("train", "export=none", "trainer.max_epochs=1", cwd=tmp_path)
+    assert run.returncode == 0, run.output
+    (run_dir,) = run.run_dirs()
+    result = run_cli("export", f"run={run_dir}", "export=[onnx_int8]", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    runs = [read_offline_run(p) for p in find_offline_runs(run_dir / "wandb")]
+    assert len(runs) == 2
+    export_run = next(
+        r for r in runs if any(a["name"].startswith("onnx_int8-") for a in r.artifacts)
+    )
+    assert "test/acc_onnx_int8" in export_run.summary
+    assert export_run.summary["test/acc"] == pytest.approx(
+        read_json(run_dir / "metrics.json")["metrics"]["test/acc"]
+    )
+
+
 def test_export_verb_needs_a_target_and_a_run(unexported_run: Path, tmp_path: Path):
     result = run_cli("export", f"run={unexported_run}", "export=none", cwd=tmp_path)
     assert result.returncode == 2
@@ -59,11 +103,3 @@ def test_bench_verb_times_what_the_run_has(unexported_run: Path, tmp_path: Path)
     metrics = read_json(unexported_run / "metrics.json")["metrics"]
     assert not [k for k in metrics if k.endswith("_bs64")], "stale results of the earlier bench"
     assert "val/acc" in metrics  # the training run's metrics stay
-
-
-def test_doctor_reports_versions_and_the_tensorrt_check(tmp_path: Path):
-    result = run_cli("doctor", cwd=tmp_path)
-    assert result.returncode == 0, result.output
-    for name in ("torch", "lightning", "onnxruntime", "tensorrt"):
-        assert name in result.stdout
-    assert "TensorRT self-check:" in result.stdout

@@ -229,10 +229,17 @@ def test_fp16_and_int8_targets_are_verified_at_their_precision(tmp_path: Path):
     assert fp16["tolerance"]["precision"] == "fp16" and int8["tolerance"]["atol"] == 0.5
     assert 0 < max(p["max_abs_diff"] for p in fp16["parity"]) < 1e-2  # really fp16: not exact
     assert int8["passed"] and abs(int8["metric_change"]) <= 0.02
+    assert (
+        "metric_change_vs_onnx" in int8
+        and verify["artifacts"]["onnx"]["metric_change_vs_onnx"] == 0
+    )
     metrics = read_json(run_dir / "metrics.json")["metrics"]
     assert {"test/acc_onnx_fp16", "test/acc_onnx_int8", "verify/onnx_int8_max_abs_diff"} <= set(
         metrics
     )
+    assert metrics["export/onnx_int8_calibration_batches"] == 16
+    bench = read_json(run_dir / "bench.json")["rows"]
+    assert all("speedup_vs_ort_cpu_fp32" in r for r in bench if r["runtime"] == "ort_cpu_int8")
 
 
 def test_every_exported_file_is_its_own_wandb_artifact(tmp_path: Path):
@@ -246,7 +253,7 @@ def test_every_exported_file_is_its_own_wandb_artifact(tmp_path: Path):
     assert any(a["type"] == "run_table" for a in logged)  # the bench table
     int8 = artifacts["onnx_int8"]
     assert int8["type"] == "model" and int8["files"] == ["export/model.int8.onnx"]
-    assert int8["metadata"]["verify"]["tolerance"]["precision"] == "int8 (Q/DQ)"
+    assert int8["metadata"]["verify"]["tolerance"]["precision"] == "int8"
 
 
 def test_a_parity_failure_fails_the_stage_and_keeps_every_file(tmp_path: Path):

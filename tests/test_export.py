@@ -282,3 +282,20 @@ def test_ort_runner_names_missing_input(masked_export: dict[str, Any]) -> None:
         runner(x=torch.randn(2, 8))
     with pytest.raises(FabricxError, match="mask"):
         runner(x=torch.randn(2, 8), masks=torch.ones(2, 8))  # a misspelt name
+
+
+def test_parity_cases_for_padded_text_cover_a_short_and_a_long_length() -> None:
+    from fabricx.export.parity import parity_cases
+
+    def batch(rows: int, length: int) -> dict[str, torch.Tensor]:
+        ids = torch.ones(rows, length, dtype=torch.long)
+        return {"input_ids": ids, "attention_mask": ids, "labels": ids}
+
+    def split(b: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        return {"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]}, b["labels"]
+
+    # Two batches of two lengths: as many distinct shapes as inputs, yet text.
+    cases = parity_cases([batch(16, 23), batch(16, 41)], split, [1, 16])
+    assert [tuple(c["input_ids"].shape) for c in cases] == [(1, 23), (16, 23), (1, 41), (16, 41)]
+    fixed = parity_cases([batch(16, 8), batch(16, 8)], split, [1, 32])
+    assert [tuple(c["input_ids"].shape) for c in fixed] == [(1, 8), (32, 8)]

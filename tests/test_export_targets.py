@@ -69,3 +69,16 @@ def test_int8_without_calibration_data_says_so(fp32, tmp_path: Path):
     with pytest.raises(FabricxError, match="calibration got no batches"):
         quantize_int8(path, tmp_path / "model.int8.onnx", [])
     assert not (tmp_path / "model.int8.onnx").exists()
+
+
+def test_int8_of_a_model_with_external_data_keeps_it_beside(tmp_path: Path):
+    torch.manual_seed(0)
+    model = MLP(16, 4, [32]).eval()
+    src = tmp_path / "model.onnx"
+    export_onnx(model, {"x": torch.randn(8, 16)}, src, external_data=True)
+    assert (tmp_path / "model.onnx.data").is_file()
+    rng = np.random.default_rng(0)
+    batches = [{"x": rng.standard_normal((16, 16), dtype=np.float32)} for _ in range(2)]
+    dst = quantize_int8(src, tmp_path / "model.int8.onnx", batches)
+    assert OrtRunner(dst)(x=torch.randn(5, 16)).shape == (5, 4)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".quantize-")]

@@ -48,13 +48,16 @@ def build_loggers(cfg: TrainConfig, run_dir: Path, group: str | None = None) -> 
     return loggers
 
 
-def build_wandb_logger(cfg: TrainConfig, run_dir: Path, group: str | None) -> WandbLogger:
+def build_wandb_logger(
+    cfg: TrainConfig, run_dir: Path, group: str | None, job_type: str = "train"
+) -> WandbLogger:
+    """A W&B run saved under `run_dir`; `job_type` tells train, export and bench runs apart."""
     # A multirun's job directories are named 0, 1, ...: keep the sweep's name in the run name.
-    name = (
-        f"{cfg.experiment}/{run_dir.parent.name}/{run_dir.name}"
-        if group
-        else f"{cfg.experiment}/{run_dir.name}"
-    )
+    name = f"{cfg.experiment}/{run_dir.name}"
+    if group == run_dir.parent.name:
+        name = f"{cfg.experiment}/{run_dir.parent.name}/{run_dir.name}"
+    if job_type != "train":
+        name = f"{name}/{job_type}"
     return WandbLogger(
         name=name,
         save_dir=str(run_dir),
@@ -64,6 +67,6 @@ def build_wandb_logger(cfg: TrainConfig, run_dir: Path, group: str | None) -> Wa
         tags=list(cfg.logger.tags),
         mode=wandb_mode(cfg.logger.mode),
         config=plain(cfg),
-        job_type="train",
+        job_type=job_type,
         log_model=False,  # fabricx logs the best checkpoint and exports itself, with metadata
     )

@@ -455,6 +455,11 @@ class OnnxExportConfig(Tolerance):
 
     def __post_init__(self) -> None:
         self.check_tolerance("export.onnx")
+        if not self.dynamic_batch:
+            raise ConfigError(
+                "export.onnx.dynamic_batch=false: verification and bench run several batch "
+                "sizes, so the exported graph needs a dynamic batch axis; keep it true."
+            )
 
 
 @dataclass
@@ -538,6 +543,14 @@ class VerifyConfig:
                 f"export.verify.batch_sizes={self.batch_sizes}: give at least two sizes >= 1,"
                 " so the dynamic batch dimension is exercised."
             )
+
+
+TARGET_SCHEMAS: dict[str, type[Tolerance]] = {
+    "onnx": OnnxExportConfig,
+    "onnx_fp16": OnnxFp16Config,
+    "onnx_int8": OnnxInt8Config,
+    "tensorrt": TensorrtConfig,
+}
 
 
 @dataclass
@@ -657,7 +670,9 @@ class EvalConfig:
 
     run: str = field(default=MISSING, metadata=_help("The run directory to evaluate."))
     checkpoint: str = field(default="best", metadata=_help("best, last, or a file path."))
-    verify_onnx: bool = field(default=True, metadata=_help("Also score export/model.onnx."))
+    verify_onnx: bool = field(
+        default=True, metadata=_help("Also verify every exported file in export/.")
+    )
     accelerator: str = "auto"
     extra_target_prefixes: list[str] = field(
         default_factory=list,

@@ -20,6 +20,8 @@ EXPORT_FILES = {
     "onnx_int8": "model.int8.onnx",
     "tensorrt": "model.plan",
 }
+# The precision each ONNX target holds; the runtimes' names in bench use it too.
+ONNX_PRECISIONS = {"onnx": "fp32", "onnx_fp16": "fp16", "onnx_int8": "int8"}
 
 
 def export_onnx(

@@ -51,21 +51,27 @@ def parity_cases(
     and of the longest batch among the first 32, so both ends of the sequence axis are run.
     """
     loaded = [split_batch(batch)[0] for _, batch in zip(range(32), batches, strict=False)]
-    if len({tuple(t.shape[1:]) for inputs in loaded for t in inputs.values()}) <= len(loaded[0]):
-        pool = {name: torch.cat([inputs[name] for inputs in loaded]) for name in loaded[0]}
-        available = next(iter(pool.values())).shape[0]
-        return [
-            {n: t[:b] for n, t in pool.items()}
-            for b in sorted({min(b, available) for b in batch_sizes})
-        ]
-    length = lambda inputs: next(iter(inputs.values())).shape[1]  # noqa: E731
-    ends = [min(loaded, key=length), max(loaded, key=length)]
+    first = {name: tuple(t.shape[1:]) for name, t in loaded[0].items()}
+    if all({n: tuple(t.shape[1:]) for n, t in inputs.items()} == first for inputs in loaded):
+        pool = {name: torch.cat([inputs[name] for inputs in loaded]) for name in first}
+        return slices(pool, batch_sizes)
+
+    def length(inputs: dict[str, torch.Tensor]) -> int:
+        return next(iter(inputs.values())).shape[1]
+
     cases = []
-    for inputs in ends:
-        rows = next(iter(inputs.values())).shape[0]
-        for b in sorted({min(b, rows) for b in batch_sizes}):
-            cases.append({name: t[:b] for name, t in inputs.items()})
+    for inputs in (min(loaded, key=length), max(loaded, key=length)):
+        cases += slices(inputs, batch_sizes)
     return cases
+
+
+def slices(pool: dict[str, torch.Tensor], batch_sizes: list[int]) -> list[dict[str, torch.Tensor]]:
+    """The first `b` rows of `pool` for each batch size `b` (capped at what the pool holds)."""
+    available = next(iter(pool.values())).shape[0]
+    return [
+        {n: t[:b] for n, t in pool.items()}
+        for b in sorted({min(b, available) for b in batch_sizes})
+    ]
 
 
 @torch.no_grad()

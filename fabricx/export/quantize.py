@@ -58,15 +58,19 @@ def quantize_int8(
     batches = list(calibration)
     if not batches:
         raise FabricxError("INT8 calibration got no batches: the training split is empty.")
+    # A model too big for one protobuf (> 2 GB) keeps its weights in <file>.data; so must
+    # the quantized one.
+    external = Path(f"{src}.data").is_file()
     staging = Path(tempfile.mkdtemp(prefix=".quantize-", dir=dst.parent))
     try:
         # Shape inference and graph clean-up first, as onnxruntime recommends for static Q/DQ.
         # Its symbolic pass cannot always finish (attention masks of transformers); ONNX's own
         # shape inference is enough to quantize then.
+        pre = {"save_as_external_data": external}
         try:
-            quant_pre_process(str(src), str(staging / "pre.onnx"))
+            quant_pre_process(str(src), str(staging / "pre.onnx"), **pre)
         except Exception:  # onnxruntime raises a bare Exception("Incomplete symbolic ...")
-            quant_pre_process(str(src), str(staging / "pre.onnx"), skip_symbolic_shape=True)
+            quant_pre_process(str(src), str(staging / "pre.onnx"), skip_symbolic_shape=True, **pre)
         quantize_static(
             str(staging / "pre.onnx"),
             str(staging / dst.name),
@@ -77,9 +81,12 @@ def quantize_int8(
             weight_type=QuantType.QInt8,
             calibrate_method=getattr(CalibrationMethod, CALIBRATION[calibrate_method]),
             op_types_to_quantize=op_types,
+            use_external_data_format=external,
         )
         onnx.checker.check_model(str(staging / dst.name), full_check=True)
-        os.replace(staging / dst.name, dst)
+        # Weights first, the graph last: model.int8.onnx appears only beside its data.
+        for file in sorted(staging.glob(f"{dst.name}*"), key=lambda f: f.name == dst.name):
+            os.replace(file, dst.parent / file.name)
         return dst
     finally:
         shutil.rmtree(staging, ignore_errors=True)

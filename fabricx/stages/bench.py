@@ -19,12 +19,12 @@ from rich.table import Table
 
 from fabricx import runs
 from fabricx.charts import latency_chart
-from fabricx.export.onnx import EXPORT_FILES
+from fabricx.export.onnx import EXPORT_FILES, ONNX_PRECISIONS
+from fabricx.export.runtimes import OrtRunner
 from fabricx.export.timing import measure
 from fabricx.stages.context import RunContext
 
 Prepare = Callable[[dict[str, torch.Tensor]], Callable[[], Any]]
-ORT_FILES = {"fp32": "onnx", "fp16": "onnx_fp16", "int8": "onnx_int8"}
 
 
 def run(ctx: RunContext, console: Console | None = None) -> None:
@@ -46,8 +46,11 @@ def run(ctx: RunContext, console: Console | None = None) -> None:
             )  # fmt: skip
             rows.append(latency.as_dict())
     eager = {r["batch_size"]: r["p50_ms"] for r in rows if r["runtime"] == "eager_fp32"}
+    ort_fp32 = {r["batch_size"]: r["p50_ms"] for r in rows if r["runtime"] == "ort_cpu_fp32"}
     for row in rows:
         row["speedup_vs_eager_fp32"] = eager[row["batch_size"]] / row["p50_ms"]
+        if row["batch_size"] in ort_fp32:  # INT8 and fp16 against the fp32 ONNX file
+            row["speedup_vs_ort_cpu_fp32"] = ort_fp32[row["batch_size"]] / row["p50_ms"]
         if row["batch_size"] == largest and row["runtime"] != "eager_fp32":
             ctx.metrics[f"bench/{row['runtime']}_speedup_bs{largest}"] = row[
                 "speedup_vs_eager_fp32"
@@ -89,7 +92,7 @@ def _runtimes(ctx: RunContext) -> Iterator[tuple[str, Prepare, bool]]:
     if "CUDAExecutionProvider" in ort.get_available_providers() and device.type == "cuda":
         providers["cuda"] = "CUDAExecutionProvider"
     for where, provider in providers.items():
-        for precision_name, target in ORT_FILES.items():
+        for target, precision_name in ONNX_PRECISIONS.items():
             path = export_dir / EXPORT_FILES[target]
             if path.is_file():
                 yield f"ort_{where}_{precision_name}", _ort(path, provider), where == "cuda"
@@ -118,11 +121,7 @@ def _eager(model: torch.nn.Module, device: torch.device, autocast: Callable[[], 
 
 
 def _ort(path: Any, provider: str) -> Prepare:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=[provider])
+    session = OrtRunner(path, providers=[provider]).session
     names = [i.name for i in session.get_inputs()]
 
     def prepare(inputs: dict[str, torch.Tensor]) -> Callable[[], Any]:
@@ -146,7 +145,7 @@ def _to(
 
 
 def _tile(pool: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
-    """Repeat a small test split until it has `count` samples (a benchmark needs full batches)."""
+    """Repeat a batch's rows until there are `count` (a benchmark needs full batches)."""
     have = next(iter(pool.values())).shape[0]
     repeats = -(-count // have)
     return {name: t.repeat(repeats, *([1] * (t.dim() - 1)))[:count] for name, t in pool.items()}

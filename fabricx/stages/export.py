@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,7 +60,7 @@ def run(ctx: RunContext) -> None:
 
 def _build_tensorrt(ctx: RunContext, inputs: dict[str, torch.Tensor]) -> None:
     """model.plan from the configured ONNX file, or a recorded skip when TensorRT cannot run."""
-    from fabricx.export.tensorrt import build_engine, derive_profiles, tensorrt_unavailable_reason
+    from fabricx.export.tensorrt import build_engine, tensorrt_unavailable_reason
 
     reason = tensorrt_unavailable_reason()
     if reason is not None:
@@ -67,8 +68,7 @@ def _build_tensorrt(ctx: RunContext, inputs: dict[str, torch.Tensor]) -> None:
         ctx.skipped["tensorrt"] = reason
         return
     trt = ctx.cfg.export.tensorrt
-    shapes = {name: tuple(tensor.shape) for name, tensor in inputs.items()}
-    profiles = derive_profiles(shapes, ctx.cfg.export.verify.batch_sizes)
+    profiles = tensorrt_profiles(ctx, inputs)
     engine = ctx.run_dir / "export" / EXPORT_FILES["tensorrt"]
     build_engine(
         ctx.artifacts[trt.source],
@@ -80,11 +80,46 @@ def _build_tensorrt(ctx: RunContext, inputs: dict[str, torch.Tensor]) -> None:
     ctx.artifacts["tensorrt"] = engine
 
 
-def _calibration_batches(ctx: RunContext, count: int) -> Iterator[dict[str, np.ndarray]]:
-    """The first `count` training batches' model inputs (the loader's seeded order)."""
-    ctx.datamodule.setup("fit")
-    for i, batch in enumerate(ctx.datamodule.train_dataloader()):
-        if i == count:
-            return
+def tensorrt_profiles(ctx: RunContext, inputs: dict[str, torch.Tensor]) -> list[Any]:
+    """The engine's optimization profile: it must admit every shape the engine will see.
+
+    Batch: verify's and bench's sizes and the test loader's own batch (the metric runs on
+    it), opt at that typical batch. Text: every padded length of the test split.
+    """
+    from fabricx.export.tensorrt import derive_profiles
+
+    axes = getattr(ctx.task, "export_dynamic_axes", None) or {0: "batch"}
+    shapes = {name: tuple(tensor.shape) for name, tensor in inputs.items()}
+    typical = next(iter(shapes.values()))[0]
+    sizes = [*ctx.cfg.export.verify.batch_sizes, *ctx.cfg.bench.batch_sizes, typical]
+    seq_lens = _sequence_lengths(ctx) if 1 in axes else None
+    dynamic = {n: {a: label for a, label in axes.items() if a < len(s)} for n, s in shapes.items()}
+    return derive_profiles(shapes, sizes, dynamic_axes=dynamic, seq_lens=seq_lens)
+
+
+def _sequence_lengths(ctx: RunContext) -> list[int]:
+    """Every padded length of the test split's batches (text: axis 1 of the inputs)."""
+    lengths = set()
+    for batch in ctx.datamodule.test_dataloader():
         inputs, _ = ctx.task.split_batch(batch)
+        lengths.add(int(next(iter(inputs.values())).shape[1]))
+    return sorted(lengths)
+
+
+def _calibration_batches(ctx: RunContext, count: int) -> Iterator[dict[str, np.ndarray]]:
+    """The first `count` training batches' model inputs (the loader's seeded order); the
+    number really used is recorded, and said when the split has fewer."""
+    ctx.datamodule.setup("fit")
+    used = 0
+    for batch in ctx.datamodule.train_dataloader():
+        if used == count:
+            break
+        inputs, _ = ctx.task.split_batch(batch)
+        used += 1
         yield {name: tensor.detach().cpu().numpy() for name, tensor in inputs.items()}
+    if used < count:
+        log.warning(
+            "export.onnx_int8.calibration_batches=%d but the training split has %d batches; "
+            "calibrated on %d.", count, used, used,
+        )  # fmt: skip
+    ctx.metrics["export/onnx_int8_calibration_batches"] = used

@@ -19,21 +19,21 @@ from typing import Any
 import torch
 
 from fabricx import runs
-from fabricx.config.schema import EXPORT_TARGETS, Tolerance
+from fabricx.config.schema import EXPORT_TARGETS, TARGET_SCHEMAS, Tolerance
 from fabricx.errors import StageError
-from fabricx.export.onnx import EXPORT_FILES
+from fabricx.export.onnx import EXPORT_FILES, ONNX_PRECISIONS
 from fabricx.export.parity import check_cases, parity_cases, score
 from fabricx.export.runtimes import OrtRunner
 from fabricx.stages.context import RunContext
 
-PRECISIONS = {"onnx": "fp32", "onnx_fp16": "fp16", "onnx_int8": "int8 (Q/DQ)"}
-
 
 def run(ctx: RunContext) -> None:
     export_dir = ctx.run_dir / "export"
-    # The configured targets, plus model.onnx, which every other target is derived from.
+    # The configured targets, model.onnx (every other target derives from it) and whatever
+    # else the run has exported since (fabricx export adds targets to a finished run).
     wanted = set(ctx.cfg.export.targets)
-    targets = [t for t in EXPORT_TARGETS if t in wanted or (t == "onnx" and wanted)]
+    on_disk = {t for t, name in EXPORT_FILES.items() if (export_dir / name).is_file()}
+    targets = [t for t in EXPORT_TARGETS if t in wanted | on_disk or (t == "onnx" and wanted)]
     if "tensorrt" in targets:
         from fabricx.export.tensorrt import tensorrt_unavailable_reason
 
@@ -61,6 +61,7 @@ def run(ctx: RunContext) -> None:
         return score(runner, datamodule.test_dataloader(), split_batch, metric)
 
     eager_metric = test_metric(eager)
+    onnx_metric = eager_metric  # replaced by model.onnx's, which is always verified first
 
     report: dict[str, Any] = {"metric": f"test/{name}", "eager_fp32": eager_metric, "artifacts": {}}
     failures = []
@@ -81,9 +82,13 @@ def run(ctx: RunContext) -> None:
             "parity": [p.as_dict() for p in parity],
             "metric": runtime_metric,
             "metric_change": runtime_metric - eager_metric,
+            # fp16 and INT8 against the fp32 file they were made from, as well as eager
+            "metric_change_vs_onnx": runtime_metric - onnx_metric if target != "onnx" else 0.0,
             "passed": all(p.passed for p in parity) and metric_ok,
         }  # fmt: skip
         ctx.metrics[f"test/{name}_{target}"] = runtime_metric
+        if target == "onnx":
+            onnx_metric = runtime_metric
         ctx.metrics[f"verify/{target}_max_abs_diff"] = max(p.max_abs_diff for p in parity)
         failures += [
             f"{EXPORT_FILES[target]} at batch {p.batch_size} (shape {p.shape}): "
@@ -109,7 +114,8 @@ def _runner(ctx: RunContext, target: str, export_dir: Path) -> tuple[Any, str, l
     if target == "tensorrt":
         from fabricx.export.tensorrt import TrtRunner
 
-        source = export_dir / EXPORT_FILES[ctx.cfg.export.tensorrt.source]
+        source_target = ctx.cfg.export.tensorrt.source if ctx.cfg.export.tensorrt else "onnx"
+        source = export_dir / EXPORT_FILES[source_target]
         return TrtRunner(export_dir / EXPORT_FILES["tensorrt"], onnx_path=source), "tensorrt", []
     runner = OrtRunner(export_dir / EXPORT_FILES[target])
     return runner, "onnxruntime", runner.session.get_providers()
@@ -117,10 +123,13 @@ def _runner(ctx: RunContext, target: str, export_dir: Path) -> tuple[Any, str, l
 
 def _precision(ctx: RunContext, target: str) -> str:
     if target == "tensorrt":  # strongly typed: the engine runs at its source file's precision
-        return f"{PRECISIONS[ctx.cfg.export.tensorrt.source]} (TensorRT engine)"
-    return PRECISIONS[target]
+        source = ctx.cfg.export.tensorrt.source if ctx.cfg.export.tensorrt else "onnx"
+        return f"{ONNX_PRECISIONS[source]} (TensorRT engine)"
+    return ONNX_PRECISIONS[target]
 
 
 def _tolerance(ctx: RunContext, target: str) -> Tolerance:
+    """The target's configured tolerances; for a file exported by a later `fabricx export`
+    (not in this run's config), the defaults of that target's precision."""
     configured = getattr(ctx.cfg.export, target)
-    return configured if configured is not None else ctx.cfg.export.base_onnx
+    return configured if configured is not None else TARGET_SCHEMAS[target]()

@@ -1,0 +1,85 @@
+"""`fabricx export` and `fabricx bench`: add results to a finished run, without training.
+
+Both use the run's own config and checkpoint (fabricx.finished_run), write into the run
+directory, and rewrite its metrics.json keeping the training run's metrics and stages while
+replacing their own earlier results. When the run logged to W&B, each command opens a W&B
+run of its own (job type export or bench, grouped under the run) for its files and tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from fabricx.build.loggers import build_wandb_logger
+from fabricx.config.saved import load_saved_config
+from fabricx.config.schema import BenchRunConfig, ExportRunConfig, TrainConfig
+from fabricx.config.typed import to_typed
+from fabricx.export.onnx import EXPORT_FILES
+from fabricx.finished_run import merge_previous_record, open_run
+from fabricx.logs import route_lightning_logs
+from fabricx.runner import raise_if_skipped, run_stages
+from fabricx.stages.context import RunContext
+
+
+def export_job(cfg: DictConfig) -> None:
+    """Hydra's task function for `fabricx export run=<dir> export=[...]`.
+
+    export/ then holds exactly the named targets (and model.onnx, which they derive from):
+    files of other targets are removed, so no stale artifact outlives its verification.
+    """
+    route_lightning_logs()
+    export_cfg: ExportRunConfig = to_typed(cfg)
+    run_dir = Path(export_cfg.run).resolve()
+    saved = replace(load_saved_config(run_dir), export=export_cfg.export)
+    metric = f"test/{saved.task.metric}_"  # test/acc_onnx, test/acc_onnx_int8, ...
+    ctx = _open(export_cfg, run_dir, saved, "export", replaces=("verify/", "export/", metric))
+    _remove_other_targets(ctx)
+    run_stages(ctx, ["export", *(["verify"] if export_cfg.verify else []), "summary"])
+    raise_if_skipped(ctx)
+
+
+def bench_job(cfg: DictConfig) -> None:
+    """Hydra's task function for `fabricx bench run=<dir>`: times whatever the run exported."""
+    route_lightning_logs()
+    bench_cfg: BenchRunConfig = to_typed(cfg)
+    run_dir = Path(bench_cfg.run).resolve()
+    saved = replace(load_saved_config(run_dir), bench=bench_cfg.bench)
+    ctx = _open(bench_cfg, run_dir, saved, "bench", replaces=("bench/",))
+    run_stages(ctx, ["bench", "summary"])
+
+
+def _open(
+    cfg: ExportRunConfig | BenchRunConfig,
+    run_dir: Path,
+    saved: TrainConfig,
+    job: str,
+    replaces: tuple[str, ...],
+) -> RunContext:
+    ctx = open_run(
+        run_dir,
+        run_dir,
+        checkpoint=cfg.checkpoint,
+        extra_target_prefixes=cfg.extra_target_prefixes,
+        accelerator="cpu" if job == "export" else "auto",  # export and ORT verify: CPU
+        saved=saved,
+    )
+    merge_previous_record(ctx, replaces=replaces)
+    if saved.logger.backend == "wandb":
+        logger = build_wandb_logger(saved, run_dir, group=run_dir.name, job_type=job)
+        ctx.trainer.loggers = [logger]
+    return ctx
+
+
+def _remove_other_targets(ctx: RunContext) -> None:
+    export_dir = ctx.run_dir / "export"
+    keep = {"onnx", *ctx.cfg.export.targets}
+    ctx.skipped.pop("tensorrt", None)  # asked again (or not at all): this command decides
+    for target, name in EXPORT_FILES.items():
+        if target in keep:
+            continue
+        ctx.artifacts.pop(target, None)
+        for path in (export_dir / name, export_dir / f"{name}.data", export_dir / f"{name}.json"):
+            path.unlink(missing_ok=True)
