@@ -152,39 +152,28 @@ def _train(rest: list[str]) -> int:
 
 
 def _eval(rest: list[str]) -> int:
-    from fabricx.config.compose import validate
-    from fabricx.config.saved import check_run_target
-
-    args = _hydra_args(rest)
-    if _composes(args):
-        eval_cfg = validate("eval", args.overrides, multirun=args.multirun)
-        if _runs_a_job(args):
-            check_run_target(eval_cfg)
-    return _run_hydra("eval", rest, "fabricx.evaluate:eval_job")
+    return _finished_run_verb("eval", rest, "fabricx.evaluate:eval_job")
 
 
 def _export(rest: list[str]) -> int:
-    from fabricx.config.compose import validate
-    from fabricx.config.saved import check_run_target
-
-    args = _hydra_args(rest)
-    if _composes(args):
-        export_cfg = validate("export", args.overrides, multirun=args.multirun)
-        if _runs_a_job(args):
-            check_run_target(export_cfg)
-    return _run_hydra("export", rest, "fabricx.finished_verbs:export_job")
+    return _finished_run_verb("export", rest, "fabricx.finished_verbs:export_job")
 
 
 def _bench(rest: list[str]) -> int:
+    return _finished_run_verb("bench", rest, "fabricx.finished_verbs:bench_job")
+
+
+def _finished_run_verb(config_name: str, rest: list[str], job: str) -> int:
+    """A verb on a finished run: validate, check the run directory, then let Hydra run it."""
     from fabricx.config.compose import validate
     from fabricx.config.saved import check_run_target
 
     args = _hydra_args(rest)
     if _composes(args):
-        bench_cfg = validate("bench", args.overrides, multirun=args.multirun)
+        cfg = validate(config_name, args.overrides, multirun=args.multirun)
         if _runs_a_job(args):
-            check_run_target(bench_cfg)
-    return _run_hydra("bench", rest, "fabricx.finished_verbs:bench_job")
+            check_run_target(cfg)
+    return _run_hydra(config_name, rest, job)
 
 
 def _doctor(rest: list[str]) -> int:

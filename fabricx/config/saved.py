@@ -13,9 +13,7 @@ from fabricx.config.problems import omegaconf_problem
 from fabricx.config.schema import (
     DEFAULT_TARGET_PREFIXES,
     GROUP_SCHEMAS,
-    BenchRunConfig,
-    EvalConfig,
-    ExportRunConfig,
+    FinishedRunConfig,
     TrainConfig,
 )
 from fabricx.config.typed import to_typed
@@ -51,7 +49,7 @@ def load_saved_config(run_dir: Path) -> TrainConfig:
         raise ConfigError(f"{p} (in {path})" for p in err.problems) from None
 
 
-def check_run_target(cfg: EvalConfig | ExportRunConfig | BenchRunConfig) -> None:
+def check_run_target(cfg: FinishedRunConfig) -> None:
     """Refuse a run directory without a usable config or checkpoint, before any work.
 
     For the verbs that work on a finished run (eval, export): `cfg` names the run, the

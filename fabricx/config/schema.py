@@ -665,15 +665,11 @@ class TrainConfig:
 
 
 @dataclass
-class EvalConfig:
-    """`fabricx eval run=<dir>`: re-evaluate a finished run with its own saved config."""
+class FinishedRunConfig:
+    """What every verb on a finished run takes: the run, its checkpoint, allowed modules."""
 
-    run: str = field(default=MISSING, metadata=_help("The run directory to evaluate."))
+    run: str = field(default=MISSING, metadata=_help("The run directory."))
     checkpoint: str = field(default="best", metadata=_help("best, last, or a file path."))
-    verify_onnx: bool = field(
-        default=True, metadata=_help("Also verify every exported file in export/.")
-    )
-    accelerator: str = "auto"
     extra_target_prefixes: list[str] = field(
         default_factory=list,
         metadata=_help(
@@ -683,19 +679,21 @@ class EvalConfig:
 
 
 @dataclass
-class ExportRunConfig:
+class EvalConfig(FinishedRunConfig):
+    """`fabricx eval run=<dir>`: re-evaluate a finished run with its own saved config."""
+
+    verify_onnx: bool = field(
+        default=True, metadata=_help("Also verify every exported file in export/.")
+    )
+    accelerator: str = "auto"
+
+
+@dataclass
+class ExportRunConfig(FinishedRunConfig):
     """`fabricx export run=<dir> export=[...]`: export a finished run again, no training."""
 
-    run: str = field(default=MISSING, metadata=_help("The run directory to export."))
-    checkpoint: str = field(default="best", metadata=_help("best, last, or a file path."))
     export: ExportConfig = field(default_factory=ExportConfig)
     verify: bool = field(default=True, metadata=_help("Verify every artifact after export."))
-    extra_target_prefixes: list[str] = field(
-        default_factory=list,
-        metadata=_help(
-            "Modules to allow beyond fabricx's defaults; the run's own list is not trusted."
-        ),
-    )
 
     def __post_init__(self) -> None:
         if not self.export.targets:
@@ -706,18 +704,10 @@ class ExportRunConfig:
 
 
 @dataclass
-class BenchRunConfig:
+class BenchRunConfig(FinishedRunConfig):
     """`fabricx bench run=<dir>`: time a finished run's model on every runtime it has."""
 
-    run: str = field(default=MISSING, metadata=_help("The run directory to benchmark."))
-    checkpoint: str = field(default="best", metadata=_help("best, last, or a file path."))
     bench: BenchConfig = field(default_factory=BenchConfig)
-    extra_target_prefixes: list[str] = field(
-        default_factory=list,
-        metadata=_help(
-            "Modules to allow beyond fabricx's defaults; the run's own list is not trusted."
-        ),
-    )
 
 
 # Group name -> {option schema name -> dataclass}. Options' YAML files name these in their
