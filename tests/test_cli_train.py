@@ -335,3 +335,17 @@ def test_config_errors_stop_before_a_run_directory_exists(tmp_path: Path, args, 
     assert message in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_hydra_inspection_flags_print_without_running(tmp_path: Path):
+    """--cfg job prints the composed config (validated first); --info describes the search
+    path; neither runs a job nor creates a run directory."""
+    result = run_cli("train", "--cfg", "job", "optim=sgd", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    assert "_target_: torch.optim.SGD" in result.stdout
+    result = run_cli("train", "--info", "searchpath", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    assert "fabricx" in result.stdout or "conf" in result.stdout
+    bad = run_cli("train", "--cfg", "job", "optim.lrr=1", cwd=tmp_path)
+    assert bad.returncode == 2 and "Did you mean: lr?" in bad.stderr
+    assert not (tmp_path / "runs").exists()
