@@ -6,20 +6,22 @@ torch nor lightning; a verb imports its runner only when it is about to run a jo
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from fabricx import __version__
-from fabricx.errors import ConfigError, FabricxError, TargetsSkipped, did_you_mean
+from fabricx.errors import ConfigError, FabricxError, did_you_mean, report
+from fabricx.hydra_main import VERB_ENV, run_hydra
 
 VERBS = {
     "train": "train, test, export and verify one experiment (-m sweeps over overrides)",
     "eval": "re-evaluate a finished run with its own saved config: fabricx eval run=<dir>",
     "export": "export a finished run again, no training: fabricx export run=<dir> export=[...]",
     "bench": "latency and throughput by runtime and batch size: fabricx bench run=<dir>",
+    "recipes": "list the recipes (fabricx recipes), or show one (fabricx recipes show NAME)",
+    "reproduce": "run a recipe for its seeds and check the published number: reproduce NAME",
     "doctor": "versions and devices; builds, runs and checks a tiny TensorRT engine where it can",
     "config": "print the composed config and validate it; runs nothing",
 }
@@ -39,17 +41,14 @@ examples:
   fabricx eval run=runs/default/<timestamp>-<id>
   fabricx export run=runs/default/<timestamp>-<id> export=[onnx,onnx_fp16,onnx_int8]
   fabricx bench run=runs/default/<timestamp>-<id> bench.batch_sizes=[1,8,64]
+  fabricx recipes                                # the recipes and their expected numbers
+  fabricx reproduce digits_mlp                   # run its seeds, check the number
 
 Every verb takes Hydra's flags (--cfg job, --info, -m, --config-dir DIR, --help).
 Exit status: 0 done, 1 a stage failed, 2 a config error (named with its source and a fix),
-3 done but a requested target was skipped (e.g. tensorrt without a GPU).
+3 done but a requested target was skipped (e.g. tensorrt without a GPU), 4 a recipe's
+number was not reproduced.
 """
-
-# Tells a DDP child rank which verb its parent ran (see main).
-_VERB_ENV = "FABRICX_VERB"
-
-# Exit codes of the jobs of this invocation (a multirun runs several in one process).
-_job_exit_codes: list[int] = []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,11 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] in ("-V", "--version"):
         print(f"fabricx {__version__}")
         return 0
-    if argv[0] not in VERBS and "LOCAL_RANK" in os.environ and os.environ.get(_VERB_ENV) in VERBS:
+    if argv[0] not in VERBS and "LOCAL_RANK" in os.environ and os.environ.get(VERB_ENV) in VERBS:
         # A DDP child rank: Lightning re-launches `sys.argv` as Hydra saw it, without the verb.
-        argv.insert(0, os.environ[_VERB_ENV])
+        argv.insert(0, os.environ[VERB_ENV])
     verb, rest = argv[0], argv[1:]
-    if verb in VERBS and verb != "doctor":
+    if verb in VERBS and verb not in ("doctor", "recipes"):
         from fabricx.config.compose import quote_numeric_choices
 
         rest = quote_numeric_choices(rest, _config_dir_flag(rest))
@@ -73,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         "eval": _eval,
         "export": _export,
         "bench": _bench,
+        "recipes": _recipes,
+        "reproduce": _reproduce,
         "doctor": _doctor,
         "config": _config,
     }
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         return handlers[verb](rest)
     except FabricxError as err:
-        _report(err)
+        report(err)
         return err.exit_code
     except KeyboardInterrupt:
         print("fabricx: interrupted", file=sys.stderr)
@@ -96,21 +97,6 @@ def _config_dir_flag(rest: list[str]) -> str | None:
         if flag in rest[:-1]:
             return rest[rest.index(flag) + 1]
     return next((a.split("=", 1)[1] for a in rest if a.startswith("--config-dir=")), None)
-
-
-def _report(err: FabricxError) -> None:
-    kind = "error"
-    if isinstance(err, ConfigError):
-        kind = "config error"
-    elif isinstance(err, TargetsSkipped):
-        kind = "skipped"
-    problems = getattr(err, "problems", None) or [str(err)]
-    if len(problems) == 1:
-        print(f"fabricx: {kind}: {problems[0]}", file=sys.stderr)
-    else:
-        print(f"fabricx: {kind}s ({len(problems)}):", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
 
 
 def _hydra_args(rest: list[str]) -> Any:
@@ -148,7 +134,7 @@ def _train(rest: list[str]) -> int:
             from fabricx.build.hardware import check_hardware  # imports torch, not lightning
 
             check_hardware(typed)
-    return _run_hydra("train", rest, "fabricx.runner:train_job")
+    return run_hydra("train", rest, "fabricx.runner:train_job")
 
 
 def _eval(rest: list[str]) -> int:
@@ -173,7 +159,25 @@ def _finished_run_verb(config_name: str, rest: list[str], job: str) -> int:
         cfg = validate(config_name, args.overrides, multirun=args.multirun)
         if _runs_a_job(args):
             check_run_target(cfg)
-    return _run_hydra(config_name, rest, job)
+    return run_hydra(config_name, rest, job)
+
+
+def _recipes(rest: list[str]) -> int:
+    from fabricx.recipes import list_recipes, show_recipe
+
+    if not rest:
+        return list_recipes()
+    if rest[0] == "show" and len(rest) == 2:
+        return show_recipe(rest[1])
+    raise ConfigError("usage: fabricx recipes, or fabricx recipes show NAME.")
+
+
+def _reproduce(rest: list[str]) -> int:
+    if not rest or rest[0].startswith("-") or "=" in rest[0]:
+        raise ConfigError("usage: fabricx reproduce NAME [overrides]; fabricx recipes lists NAMEs.")
+    from fabricx.reproduce import reproduce
+
+    return reproduce(rest[0], rest[1:])
 
 
 def _doctor(rest: list[str]) -> int:
@@ -192,7 +196,7 @@ def _config(rest: list[str]) -> int:
     if not _runs_a_job(args):  # --help, --cfg, --info: Hydra answers them, nothing runs
         if _composes(args):
             validate(args.config_name or "train", args.overrides, config_dir=args.config_dir)
-        return _run_hydra(args.config_name or "train", rest, "fabricx.runner:train_job")
+        return run_hydra(args.config_name or "train", rest, "fabricx.runner:train_job")
     typed = validate(
         args.config_name or "train",
         args.overrides,
@@ -202,41 +206,6 @@ def _config(rest: list[str]) -> int:
     print(OmegaConf.to_yaml(OmegaConf.structured(typed)), end="")
     print("fabricx: config is valid", file=sys.stderr)
     return 0
-
-
-def _run_hydra(config_name: str, rest: list[str], job: str) -> int:
-    """Run Hydra's main for `config_name` with `rest` as its command line.
-
-    Hydra reads sys.argv itself, so it is swapped for the verb's arguments while Hydra runs.
-    `job` is "module:function", imported only when a job starts (torch loads there).
-    """
-    import hydra
-
-    from fabricx.config.compose import register
-    from fabricx.config.paths import conf_dir
-
-    register()
-
-    def task_function(cfg: Any) -> None:
-        module, name = job.split(":")
-        try:
-            getattr(importlib.import_module(module), name)(cfg)
-        except FabricxError as err:  # reported cleanly; a multirun goes on with the next job
-            _report(err)
-            _job_exit_codes.append(err.exit_code)
-
-    main = hydra.main(config_path=str(conf_dir()), config_name=config_name, version_base="1.3")(
-        task_function
-    )
-    saved_argv = sys.argv
-    sys.argv = [saved_argv[0], *rest]
-    os.environ[_VERB_ENV] = config_name
-    _job_exit_codes.clear()
-    try:
-        main()
-    finally:
-        sys.argv = saved_argv
-    return max(_job_exit_codes, default=0)
 
 
 if __name__ == "__main__":

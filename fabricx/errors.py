@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterable
 
 
@@ -61,3 +62,19 @@ def check_choice(key: str, value: object, choices: Iterable[str]) -> None:
         raise ConfigError(
             f"{key}={value!r} is not one of {choices}.{did_you_mean(str(value), choices)}"
         )
+
+
+def report(err: FabricxError) -> None:
+    """Print `err` for a user on stderr: one line, or one line per problem; no traceback."""
+    kind = "error"
+    if isinstance(err, ConfigError):
+        kind = "config error"
+    elif isinstance(err, TargetsSkipped):
+        kind = "skipped"
+    problems = getattr(err, "problems", None) or [str(err)]
+    if len(problems) == 1:
+        print(f"fabricx: {kind}: {problems[0]}", file=sys.stderr)
+    else:
+        print(f"fabricx: {kind}s ({len(problems)}):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)

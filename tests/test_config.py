@@ -37,11 +37,12 @@ from fabricx.errors import ConfigError
 
 
 def _group_options() -> list[tuple[str, str]]:
-    """(group, option) for every YAML file in conf/<group>/, Hydra's own folder excepted."""
+    """(group, option) for every YAML file in conf/<group>/, Hydra's own folder excepted, and
+    recipes: they set values across groups (# @package _global_); tests/test_recipes.py."""
     return sorted(
         (group.name, path.stem)
         for group in conf_dir().iterdir()
-        if group.is_dir() and group.name != "hydra"
+        if group.is_dir() and group.name not in ("hydra", "recipe")
         for path in group.glob("*.yaml")
     )
 

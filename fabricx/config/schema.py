@@ -611,6 +611,26 @@ class BenchConfig:
 
 
 @dataclass
+class ExpectedConfig:
+    """A recipe's published (or measured) result, which `fabricx reproduce` checks."""
+
+    metric: str = field(default=MISSING, metadata=_help("Logged key, e.g. test/acc."))
+    value: float = field(default=MISSING, metadata=_help("The expected mean over seeds."))
+    tolerance: float = field(default=MISSING, metadata=_help("Allowed |mean - value|."))
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    source: str = field(default=MISSING, metadata=_help("Citation of the number."))
+    hardware: str = field(default="", metadata=_help("Where the number was obtained."))
+    time_budget_min: float = field(default=0.0, metadata=_help("Minutes one seed should take."))
+
+    def __post_init__(self) -> None:
+        if self.tolerance < 0 or not self.seeds:
+            raise ConfigError(
+                f"expected.tolerance={self.tolerance} must be >= 0 and expected.seeds="
+                f"{self.seeds} non-empty."
+            )
+
+
+@dataclass
 class PathsConfig:
     runs_dir: str = field(default="runs", metadata=_help("Root of every run directory."))
 
@@ -632,6 +652,9 @@ class TrainConfig:
     export: ExportConfig = field(default_factory=ExportConfig)  # export=[] is none
     bench: BenchConfig = field(default_factory=BenchConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    expected: ExpectedConfig | None = field(
+        default=None, metadata=_help("Set by a recipe: what `fabricx reproduce` checks.")
+    )
     experiment: str = field(default="default", metadata=_help("Runs go to runs/<experiment>/."))
     seed: int = 0
     stages: list[str] = field(default_factory=lambda: list(STAGES))
