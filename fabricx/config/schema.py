@@ -142,6 +142,34 @@ class MLPConfig(ModelConfig):
 
 
 @dataclass
+class LeNet5Config(ModelConfig):
+    _target_: str = "fabricx.models.lenet.LeNet5"
+    num_classes: int = II("data.num_classes")
+    in_channels: int = 1
+
+
+@dataclass
+class ResNet18Config(ModelConfig):
+    _target_: str = "fabricx.models.resnet.ResNet18"
+    num_classes: int = II("data.num_classes")
+    in_channels: int = 3
+    width: int = field(default=64, metadata=_help("First stage's channels (64 in the paper)."))
+
+
+@dataclass
+class AirbenchConfig(ModelConfig):
+    _target_: str = "fabricx.models.airbench.AirbenchNet"
+    num_classes: int = II("data.num_classes")
+    widths: list[int] = field(default_factory=lambda: [64, 256, 256])
+    stem_width: int = 24
+    logit_scale: float = 1 / 9
+
+    def __post_init__(self) -> None:
+        if len(self.widths) != 3 or min(self.widths) < 1:
+            raise ConfigError(f"model.widths={self.widths}: give three positive widths.")
+
+
+@dataclass
 class HFTokenClassifierConfig(ModelConfig):
     """A Hugging Face token classifier: pretrained (name or directory) or built from config."""
 
@@ -744,6 +772,9 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
     "model": {
         "base_model": ModelConfig,
         "base_mlp": MLPConfig,
+        "base_lenet5": LeNet5Config,
+        "base_resnet18": ResNet18Config,
+        "base_airbench": AirbenchConfig,
         "base_hf_token_classifier": HFTokenClassifierConfig,
     },
     "task": {
