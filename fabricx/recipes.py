@@ -32,7 +32,7 @@ def read_recipe(name: str) -> dict[str, Any]:
     return yaml.safe_load(files[name].read_text()) or {}
 
 
-def _dataset(recipe: dict[str, Any]) -> str:
+def recipe_dataset(recipe: dict[str, Any]) -> str:
     for entry in recipe.get("defaults", []):
         if isinstance(entry, dict):
             for key, value in entry.items():
@@ -51,7 +51,7 @@ def list_recipes(console: Console | None = None) -> int:
         number = f"{exp.get('metric', '?')} {exp.get('value', '?')} ± {exp.get('tolerance', '?')}"
         source, hardware = str(exp.get("source", "")), str(exp.get("hardware", ""))
         seeds, budget = str(len(exp.get("seeds", []))), str(exp.get("time_budget_min", ""))
-        table.add_row(name, _dataset(recipe), number, seeds, source, hardware, budget)
+        table.add_row(name, recipe_dataset(recipe), number, seeds, source, hardware, budget)
     (console or Console()).print(table)
     return 0
 

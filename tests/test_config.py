@@ -54,6 +54,16 @@ TEXT = (
     "model=hf_token_classifier", "model.pretrained=bert-base-cased", "task=token_classification",
 )  # fmt: skip
 OPTION_NEEDS = {
+    # Image datasets pair with image models (the default mlp reads data.num_features).
+    ("data", "mnist"): ("data=mnist", "data.path=/data/mnist", "model=lenet5"),
+    ("data", "fashion_mnist"): ("data=fashion_mnist", "data.path=/d", "model=lenet5"),
+    ("data", "cifar10"): ("data=cifar10", "data.path=/data/cifar10", "model=resnet18"),
+    ("data", "image_folder"): (
+        "data=image_folder",
+        "data.path=/data/x",
+        "data.num_classes=5",
+        "model=resnet18",
+    ),
     ("data", "conll2003"): TEXT,
     ("model", "hf_token_classifier"): TEXT,
     ("task", "token_classification"): TEXT,

@@ -87,6 +87,54 @@ class DigitsDataConfig(DataConfig):
             )
 
 
+@dataclass
+class MnistDataConfig(DataConfig):
+    """MNIST or Fashion-MNIST from idx files (gzipped or raw), held as tensors."""
+
+    _target_: str = "fabricx.data.images.MnistDataModule"
+    path: str = field(default=MISSING, metadata=_help("Folder with the four idx files."))
+    variant: str = field(default="mnist", metadata=_help("mnist or fashion_mnist."))
+    download: bool = field(default=False, metadata=_help("Fetch the files (checksummed)."))
+    val_size: int = field(default=5000, metadata=_help("Training images held out for val."))
+    num_classes: int = 10
+    batch_size: int = 128
+    eval_batch_size: int = 512
+    augment: bool = False  # random crop (padding crop_padding), batched on the device
+    crop_padding: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice("data.variant", self.variant, ("mnist", "fashion_mnist"))
+
+
+@dataclass
+class Cifar10DataConfig(DataConfig):
+    """CIFAR-10 from the python pickle batches, held as tensors, augmented on the device."""
+
+    _target_: str = "fabricx.data.images.Cifar10DataModule"
+    path: str = field(default=MISSING, metadata=_help("Folder with cifar-10-batches-py/."))
+    download: bool = field(default=False, metadata=_help("Fetch the archive (checksummed)."))
+    val_size: int = field(default=5000, metadata=_help("Training images held out for val."))
+    num_classes: int = 10
+    batch_size: int = 512
+    eval_batch_size: int = 1024
+    augment: bool = True  # random crop (padding crop_padding) and horizontal flip, batched
+    crop_padding: int = 4
+
+
+@dataclass
+class ImageFolderDataConfig(DataConfig):
+    """One folder per class (PNG/JPEG through Pillow); train/val/test subfolders if present."""
+
+    _target_: str = "fabricx.data.images.ImageFolderDataModule"
+    path: str = field(default=MISSING, metadata=_help("Root of the class folders."))
+    image_size: int | None = field(default=None, metadata=_help("Resize to a square of it."))
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    num_classes: int = MISSING
+    augment: bool = False
+
+
 CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
 
@@ -767,6 +815,9 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
     "data": {
         "base_data": DataConfig,
         "base_digits": DigitsDataConfig,
+        "base_mnist": MnistDataConfig,
+        "base_cifar10": Cifar10DataConfig,
+        "base_image_folder": ImageFolderDataConfig,
         "base_conll2003": Conll2003DataConfig,
     },
     "model": {

@@ -1,0 +1,143 @@
+"""Download public dataset files once, verified by sha256, and unpack archives safely.
+
+A download that dies half-way, or a mirror that serves an HTML error page, must not leave a
+file that the next run reads as data: bytes go to a temporary name beside the destination,
+are hashed while they stream, and are renamed into place only when the hash matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from fabricx.atomic import atomic_open
+from fabricx.errors import FabricxError
+
+_CHUNK_BYTES = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks (datasets need not fit in memory)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(url: str, dest: Path, sha256: str, timeout_s: float = 60.0) -> Path:
+    """Download `url` to `dest` unless `dest` already holds the file with this sha256.
+
+    Args:
+        url: where to download from (``https://``, ``http://`` or ``file://``).
+        dest: the file to create; its folder is created when missing.
+        sha256: the expected hex digest; the file is only renamed into place when it matches.
+        timeout_s: seconds to wait for the server before giving up.
+
+    Returns:
+        `dest`.
+
+    Raises:
+        FabricxError: `dest` exists with another hash (it is left alone: it may be the
+            user's own file), the download failed, or the downloaded bytes have another hash
+            (nothing is left behind).
+
+    Example::
+
+        fetch(CIFAR10_URL, Path("data/cifar-10-python.tar.gz"), CIFAR10_SHA256)
+    """
+    dest = Path(dest)
+    expected = sha256.lower()
+    if dest.is_file():
+        actual = file_sha256(dest)
+        if actual != expected:
+            raise FabricxError(
+                f"{dest}: sha256 is {actual}, expected {expected}. The file is damaged or is "
+                f"another version; delete it to download it again from {url}, or check that "
+                "the path points at the right file."
+            )
+        return dest
+    digest = hashlib.sha256()
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout_s)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise FabricxError(
+            f"could not download {url} to {dest}: {err}. Check the network and the URL, or "
+            f"download the file yourself and put it at {dest}."
+        ) from err
+    # atomic_open removes the temporary file when the block raises, so a failed or
+    # mismatching download leaves neither a partial file nor a wrong one at `dest`.
+    with response, atomic_open(dest, "wb") as f:
+        try:
+            for chunk in iter(lambda: response.read(_CHUNK_BYTES), b""):
+                digest.update(chunk)
+                f.write(chunk)
+        except OSError as err:
+            raise FabricxError(f"download of {url} broke off: {err}; run again.") from err
+        actual = digest.hexdigest()
+        if actual != expected:
+            raise FabricxError(
+                f"{url}: the downloaded file has sha256 {actual}, expected {expected}; nothing "
+                f"was written to {dest}. Check the URL (a mirror may serve another version or "
+                "an error page) and download again."
+            )
+    return dest
+
+
+def fetch_first(urls: Sequence[str], dest: Path, sha256: str, timeout_s: float = 60.0) -> Path:
+    """`fetch` from the first of several mirrors that answers with the right file.
+
+    Why: the original MNIST host now refuses scripted downloads, so each dataset keeps a list
+    of mirrors that serve the same bytes (the hash proves it).
+
+    Raises:
+        FabricxError: `dest` exists with another hash, or every mirror failed (each reason
+            is listed).
+    """
+    if Path(dest).is_file():
+        return fetch(urls[0], dest, sha256, timeout_s)
+    reasons = []
+    for url in urls:
+        try:
+            return fetch(url, dest, sha256, timeout_s)
+        except FabricxError as err:
+            reasons.append(str(err))
+    raise FabricxError(f"{dest}: every mirror failed:\n  " + "\n  ".join(reasons))
+
+
+def extract_tar(archive: Path, dest: Path) -> Path:
+    """Unpack a .tar/.tar.gz into `dest`, refusing members that would land outside it.
+
+    Why: a crafted archive can hold ``../`` paths or links that overwrite files elsewhere;
+    Python before 3.12 does not filter them by default.
+
+    Raises:
+        FabricxError: the archive is truncated or not a tar file, or a member is unsafe.
+    """
+    archive, dest = Path(archive), Path(dest)
+    root = dest.resolve()
+    try:
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            for member in members:
+                target = (root / member.name).resolve()
+                unsafe = member.issym() or member.islnk() or member.isdev()
+                if unsafe or (target != root and root not in target.parents):
+                    raise FabricxError(
+                        f"{archive}: member {member.name!r} is a link or lies outside {dest};"
+                        " refusing to unpack it. Download the official archive again."
+                    )
+            if hasattr(tarfile, "data_filter"):  # 3.11.4+: also strips odd modes
+                tar.extractall(dest, members=members, filter="data")
+            else:
+                tar.extractall(dest, members=members)
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise FabricxError(
+            f"{archive}: cannot unpack ({err}); the archive is truncated or damaged. Delete it"
+            " and download it again."
+        ) from err
+    return dest
