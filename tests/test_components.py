@@ -237,3 +237,27 @@ def test_wandb_mode_auto_reads_netrc(no_wandb_env: Path, monkeypatch: pytest.Mon
     assert wandb_mode("auto") == "offline"  # logged in to another host only
     netrc.write_text("machine wandb.example.com login user password secret\n")
     assert wandb_mode("auto") == "online"
+
+
+def test_callbacks_group_builds_what_it_names(tmp_path: Path) -> None:
+    """callbacks=default's switches: checkpoint, early stopping, progress bar, lr monitor."""
+    from lightning.pytorch.callbacks import (
+        EarlyStopping,
+        LearningRateMonitor,
+        ModelCheckpoint,
+        RichProgressBar,
+        TQDMProgressBar,
+    )
+
+    from fabricx.build.callbacks import build_callbacks
+    from fabricx.config.compose import validate
+
+    def kinds(overrides: list[str], has_logger: bool = True) -> set[type]:
+        cfg = validate("train", overrides)
+        return {type(c) for c in build_callbacks(cfg.callbacks, tmp_path, has_logger)}
+
+    assert kinds([]) == {ModelCheckpoint, RichProgressBar, LearningRateMonitor}
+    assert EarlyStopping in kinds(["callbacks.early_stopping.enabled=true"])
+    assert TQDMProgressBar in kinds(["callbacks.progress_bar=tqdm"])
+    bare = kinds(["callbacks.progress_bar=none", "callbacks.checkpoint.enabled=false"], False)
+    assert bare == set()  # and no LearningRateMonitor without a logger, which it would refuse

@@ -17,7 +17,7 @@ pytest.importorskip("onnxscript")
 from fabricx.data.digits import DigitsDataModule  # noqa: E402
 from fabricx.errors import FabricxError  # noqa: E402
 from fabricx.export.onnx import export_onnx  # noqa: E402
-from fabricx.export.parity import check_parity, gather_inputs, score  # noqa: E402
+from fabricx.export.parity import check_parity, parity_cases, score  # noqa: E402
 from fabricx.export.runtimes import OrtRunner  # noqa: E402
 from fabricx.models.mlp import MLP  # noqa: E402
 from fabricx.tasks.classification import ClassificationTask  # noqa: E402
@@ -86,7 +86,9 @@ def digits_pool() -> dict[str, torch.Tensor]:
     """64 real test images, gathered the way the verify stage gathers them."""
     data = DigitsDataModule(eval_batch_size=16)
     data.setup("test")
-    return gather_inputs(data.test_dataloader(), ClassificationTask.split_batch, count=64)
+    # Fixed-shape data: parity_cases concatenates the loader's batches, then slices 64 rows.
+    (pool,) = parity_cases(data.test_dataloader(), ClassificationTask.split_batch, [64])
+    return pool
 
 
 @pytest.fixture(scope="module")

@@ -25,22 +25,6 @@ class ParityResult:
         return asdict(self)
 
 
-def gather_inputs(
-    batches: Iterable[Any], split_batch: SplitBatch, count: int
-) -> dict[str, torch.Tensor]:
-    """The first `count` samples of `batches`, as one dict of input tensors."""
-    parts: dict[str, list[torch.Tensor]] = {}
-    seen = 0
-    for batch in batches:
-        inputs, _ = split_batch(batch)
-        for name, tensor in inputs.items():
-            parts.setdefault(name, []).append(tensor)
-        seen += next(iter(inputs.values())).shape[0]
-        if seen >= count:
-            break
-    return {name: torch.cat(chunks)[:count] for name, chunks in parts.items()}
-
-
 def parity_cases(
     batches: Iterable[Any], split_batch: SplitBatch, batch_sizes: list[int]
 ) -> list[dict[str, torch.Tensor]]:
