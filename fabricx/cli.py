@@ -6,14 +6,13 @@ torch nor lightning; a verb imports its runner only when it is about to run a jo
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from fabricx import __version__
 from fabricx.errors import ConfigError, FabricxError, did_you_mean, report
-from fabricx.hydra_main import VERB_ENV, run_hydra
+from fabricx.hydra_main import run_hydra
 
 VERBS = {
     "train": "train, test, export and verify one experiment (-m sweeps over overrides)",
@@ -59,9 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] in ("-V", "--version"):
         print(f"fabricx {__version__}")
         return 0
-    if argv[0] not in VERBS and "LOCAL_RANK" in os.environ and os.environ.get(VERB_ENV) in VERBS:
-        # A DDP child rank: Lightning re-launches `sys.argv` as Hydra saw it, without the verb.
-        argv.insert(0, os.environ[VERB_ENV])
     verb, rest = argv[0], argv[1:]
     if verb in VERBS and verb not in ("doctor", "recipes"):
         from fabricx.config.compose import quote_numeric_choices
@@ -134,6 +130,10 @@ def _train(rest: list[str]) -> int:
             from fabricx.build.hardware import check_hardware  # imports torch, not lightning
 
             check_hardware(typed)
+            # resume=: the run (or sweep) directory to continue, handed to Hydra as its own.
+            from fabricx.resume import hydra_overrides
+
+            rest = [*rest, *hydra_overrides(typed, args.overrides, args.multirun)]
     return run_hydra("train", rest, "fabricx.runner:train_job")
 
 

@@ -13,8 +13,9 @@ import sys
 from typing import Any
 
 from fabricx.errors import FabricxError, report
+from fabricx.preemption import DEFAULT_SIGNAL, SIGNAL_ENV, Preempted, requeue_and_exit
 
-# Tells a DDP child rank which verb its parent ran (see fabricx.cli.main).
+# The verb this process runs; DDP child ranks are started with the same (fabricx.ranks).
 VERB_ENV = "FABRICX_VERB"
 
 # Exit codes of the jobs of this invocation (a multirun runs several in one process).
@@ -35,16 +36,35 @@ def run_hydra(config_name: str, rest: list[str], job: str) -> int:
     register()
 
     def task_function(cfg: Any) -> None:
+        from fabricx import ranks
+
         module, name = job.split(":")
+        environment = dict(os.environ)
         try:
+            ranks.use_job_command_for_child_ranks()
             getattr(importlib.import_module(module), name)(cfg)
+        except Preempted as err:  # checkpoint saved: requeue on SLURM, end this process
+            from lightning.pytorch.utilities import rank_zero_only
+
+            report(err)
+            ranks.end_process_group()
+            requeue_and_exit(err, rank_zero_only.rank)
         except FabricxError as err:  # reported cleanly; a multirun goes on with the next job
             report(err)
             _job_exit_codes.append(err.exit_code)
+        finally:
+            # Each job of a multirun starts as the first did: no process group, and none of
+            # the variables (LOCAL_RANK, MASTER_PORT, ...) a DDP job's launch left behind.
+            ranks.end_process_group()
+            os.environ.clear()
+            os.environ.update(environment)
 
     main = hydra.main(config_path=str(conf_dir()), config_name=config_name, version_base="1.3")(
         task_function
     )
+    # submitit asks SLURM for this signal before a preemption or the time limit, and fabricx
+    # checkpoints on it (fabricx.preemption): SIGUSR1 unless the user names another.
+    os.environ.setdefault(SIGNAL_ENV, DEFAULT_SIGNAL)
     saved_argv = sys.argv
     sys.argv = [saved_argv[0], *rest]
     os.environ[VERB_ENV] = config_name
@@ -54,3 +74,16 @@ def run_hydra(config_name: str, rest: list[str], job: str) -> int:
     finally:
         sys.argv = saved_argv
     return max(_job_exit_codes, default=0)
+
+
+def job_arguments(job_overrides: list[str], multirun: bool) -> list[str]:
+    """Arguments that rerun one job: this command line, or for a job of a multirun its
+    flags (--config-dir, ...) without -m and the sweep, plus the job's own overrides."""
+    argv = sys.argv[1:]
+    if not multirun:
+        return argv
+    from hydra._internal.utils import get_args_parser
+
+    sweep_overrides = set(get_args_parser().parse_args(argv).overrides)
+    flags = [a for a in argv if a not in sweep_overrides and a not in ("-m", "--multirun")]
+    return [*flags, *job_overrides]

@@ -37,3 +37,6 @@ def route_lightning_logs() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     # In-memory tensors load fastest in the main process; the worker hint does not apply.
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    # On a machine with SLURM's client tools, Lightning suggests `srun` to every local run;
+    # fabricx submits to SLURM with hydra/launcher=slurm, where SLURM starts the ranks.
+    warnings.filterwarnings("ignore", message=r".*The `srun` command is available.*")

@@ -5,6 +5,9 @@ The work lives in fabricx.build and fabricx.stages; this module only decides the
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import sys
 from pathlib import Path
 
@@ -12,15 +15,19 @@ import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from fabricx import runs, tracking
+from fabricx import resume, runs, tracking
 from fabricx.build.components import build_datamodule, build_model, build_task
 from fabricx.build.trainer import build_trainer
 from fabricx.config.schema import STAGES, TrainConfig
 from fabricx.config.typed import plain, to_typed
 from fabricx.errors import TargetsSkipped
+from fabricx.hydra_main import job_arguments
 from fabricx.logs import route_lightning_logs
+from fabricx.preemption import Preempted, requeued
 from fabricx.stages import bench, export, fit, summary, test, verify
 from fabricx.stages.context import RunContext
+
+log = logging.getLogger(__name__)
 
 STAGE_RUNNERS = {
     "fit": fit.run,
@@ -44,13 +51,21 @@ def plan(cfg: TrainConfig) -> list[str]:
     return [*chosen, "summary"]
 
 
-def run(cfg: TrainConfig, run_dir: Path, group: str | None = None) -> RunContext:
-    """Train, test, export and verify as `cfg.stages` says; always write metrics.json."""
+def run(
+    cfg: TrainConfig, run_dir: Path, group: str | None = None, resume_from: Path | None = None
+) -> RunContext:
+    """Train, test, export and verify as `cfg.stages` says; always write metrics.json.
+
+    With `resume_from` (a checkpoint), fit continues from it instead of from the start.
+    """
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)
     task = build_task(cfg, build_model(cfg))  # the task takes the model; the optimizer comes later
-    trainer = build_trainer(cfg, run_dir, group)
-    ctx = RunContext(cfg, run_dir, run_dir, datamodule, task, trainer)
+    trainer = build_trainer(cfg, run_dir, group, model=task)  # fsdp wraps classes of the task
+    environment = getattr(trainer.strategy, "cluster_environment", None)
+    if environment is not None:  # who starts the ranks: Lightning itself, SLURM, torchrun, ...
+        log.info("ranks from %s", type(environment).__name__)
+    ctx = RunContext(cfg, run_dir, run_dir, datamodule, task, trainer, resume_from=resume_from)
     run_stages(ctx, plan(cfg))
     raise_if_skipped(ctx)
     return ctx
@@ -75,6 +90,12 @@ def run_stages(ctx: RunContext, stages: list[str]) -> None:
                 STAGE_RUNNERS[name](ctx)
                 ctx.stages[name] = "ok"
         status = "ok"
+    except Preempted:
+        status = "preempted"  # the checkpoint is saved; the job is requeued and resumes
+        raise
+    except BaseException as err:
+        ctx.error = f"{type(err).__name__}: {err}"  # metrics.json says why, not only where
+        raise
     finally:
         if rank_zero:
             _write_record(ctx, status)
@@ -91,19 +112,6 @@ def _write_record(ctx: RunContext, status: str) -> None:
     )
 
 
-def _job_command(job_overrides: list[str], multirun: bool) -> list[str]:
-    """Arguments that rerun this job: the command line, or for a multirun job its flags
-    (--config-dir, ...) without -m, plus the job's own overrides."""
-    argv = sys.argv[1:]
-    if not multirun:
-        return argv
-    from hydra._internal.utils import get_args_parser
-
-    sweep_overrides = set(get_args_parser().parse_args(argv).overrides)
-    flags = [a for a in argv if a not in sweep_overrides and a not in ("-m", "--multirun")]
-    return [*flags, *job_overrides]
-
-
 def train_job(cfg: DictConfig) -> None:
     """Hydra's task function for `fabricx train`: one job, one run directory."""
     from hydra.core.hydra_config import HydraConfig
@@ -115,13 +123,28 @@ def train_job(cfg: DictConfig) -> None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     job_overrides = list(hydra_cfg.overrides.task)
-    if rank_zero_only.rank == 0:  # DDP child ranks share rank 0's run directory
+    # Each rank logs the digest of the config it runs: equal digests in the job's rank logs
+    # (train.log, train_ddp_process_N.log) show that every rank of a job ran the same one.
+    digest = hashlib.sha256(json.dumps(plain(typed), sort_keys=True).encode()).hexdigest()
+    log.info("rank %d runs config sha256 %s", rank_zero_only.rank, digest[:16])
+    command = ["fabricx", "train", *job_arguments(job_overrides, multirun)]
+    if (typed.resume is not None or requeued()) and resume.finished(run_dir):  # done before
+        log.info("resume=%s: %s already finished; nothing to do.", typed.resume, run_dir)
+        return
+    resume_from = resume.checkpoint_to_resume(typed, run_dir)  # None: a new run
+    if resume_from is not None:
+        # The run keeps its first config.yaml; refuse (exit 2) a changed model or data.
+        changed = resume.check_compatible(resume.saved_config(run_dir), plain(typed), run_dir)
+        if rank_zero_only.rank == 0:
+            resume.record_resume(run_dir, resume_from, command, changed, typed.seed)
+    elif rank_zero_only.rank == 0:  # DDP child ranks share rank 0's run directory
         runs.record_start(
             run_dir,
             plain(typed),
             job_overrides,
-            command=["fabricx", "train", *_job_command(job_overrides, multirun)],
+            command=command,
             seed=typed.seed,
             launched_by=["fabricx", "train", *sys.argv[1:]] if multirun else None,
         )
-    run(typed, run_dir, group=Path(hydra_cfg.sweep.dir).name if multirun else None)
+    group = Path(hydra_cfg.sweep.dir).name if multirun else None
+    run(typed, run_dir, group=group, resume_from=resume_from)

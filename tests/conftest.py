@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# The session-scoped `slurm_cluster` fixture (a real single-node SLURM cluster; skips without it).
+pytest_plugins = ["slurm_cluster"]
+
 
 @dataclass
 class CliResult:

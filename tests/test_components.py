@@ -176,6 +176,17 @@ def test_cosine_without_warmup_starts_at_lr() -> None:
     assert lrs[-1] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_linear_warms_up_then_decays_in_a_straight_line() -> None:
+    optimizer = _optimizer(0.1)
+    config = build_lr_scheduler(optimizer, "linear", total_steps=20, warmup_fraction=0.2)
+    assert config is not None
+    lrs = _lrs(optimizer, config["scheduler"], 20)
+    assert lrs[4] == pytest.approx(0.1)  # the peak, after 4 warm-up steps
+    steps = [a - b for a, b in pairwise(lrs[4:])]
+    assert steps == pytest.approx([0.1 / 16] * 16)  # equal decrements down to zero
+    assert lrs[20] == pytest.approx(0.0, abs=1e-12)
+
+
 # --- wandb_mode -----------------------------------------------------------------------------
 
 
@@ -250,14 +261,19 @@ def test_callbacks_group_builds_what_it_names(tmp_path: Path) -> None:
     )
 
     from fabricx.build.callbacks import build_callbacks
+    from fabricx.build.resume_callbacks import LastCheckpoint, LoaderPosition, RngStates
     from fabricx.config.compose import validate
 
     def kinds(overrides: list[str], has_logger: bool = True) -> set[type]:
         cfg = validate("train", overrides)
         return {type(c) for c in build_callbacks(cfg.callbacks, tmp_path, has_logger)}
 
-    assert kinds([]) == {ModelCheckpoint, RichProgressBar, LearningRateMonitor}
+    resume = {RngStates, LoaderPosition}  # always: any checkpoint can be resumed exactly
+    assert kinds([]) == {
+        ModelCheckpoint, LastCheckpoint, RichProgressBar, LearningRateMonitor, *resume
+    }  # fmt: skip
+    assert LastCheckpoint not in kinds(["callbacks.checkpoint.save_last=false"])
     assert EarlyStopping in kinds(["callbacks.early_stopping.enabled=true"])
     assert TQDMProgressBar in kinds(["callbacks.progress_bar=tqdm"])
     bare = kinds(["callbacks.progress_bar=none", "callbacks.checkpoint.enabled=false"], False)
-    assert bare == set()  # and no LearningRateMonitor without a logger, which it would refuse
+    assert bare == resume  # and no LearningRateMonitor without a logger, which it would refuse

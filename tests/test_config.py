@@ -53,6 +53,16 @@ TEXT = (
     "data=conll2003", "data.path=/data/conll2003", "data.tokenizer=bert-base-cased",
     "model=hf_token_classifier", "model.pretrained=bert-base-cased", "task=token_classification",
 )  # fmt: skip
+SST2 = (
+    "data=glue_sst2", "data.path=/data/glue", "data.tokenizer=distilbert-base-uncased",
+    "model=hf_sequence_classifier", "model.pretrained=distilbert-base-uncased",
+    "task=classification",
+)  # fmt: skip
+# The from-scratch tagger reads word and character ids, not sub-tokens.
+WORDS = (
+    "data=conll2003_words", "data.path=/data/conll2003", "model=bilstm_tagger",
+    "task=token_classification",
+)  # fmt: skip
 OPTION_NEEDS = {
     # Image datasets pair with image models (the default mlp reads data.num_features).
     ("data", "mnist"): ("data=mnist", "data.path=/data/mnist", "model=lenet5"),
@@ -67,6 +77,10 @@ OPTION_NEEDS = {
     ("data", "conll2003"): TEXT,
     ("model", "hf_token_classifier"): TEXT,
     ("task", "token_classification"): TEXT,
+    ("data", "conll2003_words"): WORDS,
+    ("model", "bilstm_tagger"): WORDS,
+    ("data", "glue_sst2"): SST2,
+    ("model", "hf_sequence_classifier"): SST2,
 }
 
 

@@ -13,11 +13,16 @@ from lightning.pytorch.callbacks import (
     TQDMProgressBar,
 )
 
+from fabricx.build.preemption import PreemptionCheckpoint
+from fabricx.build.resume_callbacks import LastCheckpoint, LoaderPosition, RngStates
 from fabricx.config.schema import CallbacksConfig
+from fabricx.preemption import under_slurm
 
 
 def build_callbacks(cfg: CallbacksConfig, run_dir: Path, has_logger: bool) -> list[Callback]:
-    callbacks: list[Callback] = []
+    # Every checkpoint carries the RNG states, so a resume from any of them is exact; the
+    # loader's position is restored even where Lightning drops it.
+    callbacks: list[Callback] = [RngStates(), LoaderPosition()]
     if cfg.checkpoint.enabled:
         callbacks.append(
             ModelCheckpoint(
@@ -28,9 +33,15 @@ def build_callbacks(cfg: CallbacksConfig, run_dir: Path, has_logger: bool) -> li
                 monitor=cfg.checkpoint.monitor,
                 mode=cfg.checkpoint.mode,
                 save_top_k=cfg.checkpoint.save_top_k,
-                save_last=cfg.checkpoint.save_last,
+                save_last=False,  # LastCheckpoint keeps last.ckpt; Lightning's goes stale
             )
         )
+        if cfg.checkpoint.save_last:
+            every_n = cfg.checkpoint.every_n_train_steps
+            last = LastCheckpoint(run_dir / "checkpoints", every_n)
+            callbacks.append(last)
+            if under_slurm():  # SLURM may preempt: checkpoint on its signal, then requeue
+                callbacks.append(PreemptionCheckpoint(lambda t: t.save_checkpoint(last.path)))
     if cfg.early_stopping.enabled:
         callbacks.append(
             EarlyStopping(

@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from torch import nn
 
 from fabricx.build.callbacks import build_callbacks
 from fabricx.build.checkpoint_io import AtomicCheckpointIO
 from fabricx.build.hardware import check_hardware
 from fabricx.build.loggers import build_loggers
-from fabricx.config.schema import StrategyConfig, TrainConfig
+from fabricx.config.schema import (
+    DDPStrategyConfig,
+    FSDPStrategyConfig,
+    StrategyConfig,
+    TrainConfig,
+)
+from fabricx.errors import ConfigError, did_you_mean
 
 
-def build_strategy(cfg: StrategyConfig) -> Any:
+def build_strategy(cfg: StrategyConfig, model: nn.Module | None = None) -> Any:
+    """Lightning's strategy for `strategy=`: "auto", a DDPStrategy or an FSDPStrategy.
+
+    Args:
+        cfg: the strategy group; its schema (DDP or FSDP fields) follows `cfg.name`.
+        model: the module that will be trained (the task). FSDP resolves the class names of
+            `auto_wrap` and `activation_checkpointing` against its submodules.
+
+    Raises:
+        ConfigError: an FSDP class name that matches no module of `model`.
+    """
     if cfg.name == "auto":
         return "auto"
-    from datetime import timedelta
-
+    # A bare StrategyConfig(name=...) from Python code gets that option's defaults.
+    if cfg.name == "fsdp":
+        return _fsdp_strategy(
+            cfg if isinstance(cfg, FSDPStrategyConfig) else FSDPStrategyConfig(), model
+        )
+    if not isinstance(cfg, DDPStrategyConfig):
+        cfg = DDPStrategyConfig()
     from lightning.pytorch.strategies import DDPStrategy
 
     return DDPStrategy(
@@ -31,7 +54,93 @@ def build_strategy(cfg: StrategyConfig) -> Any:
     )
 
 
-def build_trainer(cfg: TrainConfig, run_dir: Path, group: str | None = None) -> pl.Trainer:
+def _fsdp_strategy(cfg: FSDPStrategyConfig, model: nn.Module | None) -> Any:
+    from functools import partial
+
+    from lightning.pytorch.strategies import FSDPStrategy
+    from torch.distributed.fsdp.wrap import size_based_auto_wrap_policy
+
+    lists = {
+        "strategy.auto_wrap": cfg.auto_wrap,
+        "strategy.activation_checkpointing": cfg.activation_checkpointing,
+    }
+    classes = resolve_module_classes(model, {k: v for k, v in lists.items() if v})
+    wrap_policy: Any = classes.get("strategy.auto_wrap")  # a set: Lightning's ModuleWrapPolicy
+    if cfg.min_num_params is not None:
+        wrap_policy = partial(size_based_auto_wrap_policy, min_num_params=cfg.min_num_params)
+    # No mixed_precision argument: Lightning's FSDPPrecision derives it from `precision=`.
+    return FSDPStrategy(
+        sharding_strategy=cfg.sharding_strategy,
+        auto_wrap_policy=wrap_policy,
+        activation_checkpointing_policy=classes.get("strategy.activation_checkpointing"),
+        cpu_offload=cfg.cpu_offload,
+        state_dict_type=cfg.state_dict_type,
+        process_group_backend=cfg.process_group_backend,
+        timeout=timedelta(seconds=cfg.timeout_s),
+        limit_all_gathers=cfg.limit_all_gathers,  # passed through to FullyShardedDataParallel
+        use_orig_params=cfg.use_orig_params,
+    )
+
+
+def resolve_module_classes(
+    model: nn.Module | None, named: dict[str, list[str]]
+) -> dict[str, set[type[nn.Module]]]:
+    """For each config key, the classes of `model`'s submodules its class names name.
+
+    A name is a class's `__name__` (`BertLayer`) or its dotted path
+    (`transformers.models.bert.modeling_bert.BertLayer`). Only classes that occur in `model`
+    count, so a name that would wrap nothing is an error rather than a silent no-op.
+
+    Args:
+        model: the module to be trained (for fabricx, the task around the model).
+        named: config key -> class names, e.g. {"strategy.auto_wrap": ["BertLayer"]}.
+
+    Raises:
+        ConfigError: `model` is missing, or names match none of its classes (one problem per
+            name, listing the classes the model has and the closest).
+
+    Example::
+
+        resolve_module_classes(task, {"strategy.auto_wrap": ["BertLayer"]})
+        # {"strategy.auto_wrap": {transformers.models.bert.modeling_bert.BertLayer}}
+    """
+    if not named:
+        return {}
+    if model is None:
+        raise ConfigError(
+            f"{', '.join(f'{k}={v}' for k, v in named.items())} name module classes, which"
+            " resolve against the model: pass it to build_trainer(..., model=task) or"
+            " build_strategy(cfg, model)."
+        )
+    by_name: dict[str, set[type[nn.Module]]] = {}
+    for module in model.modules():
+        cls = type(module)
+        by_name.setdefault(cls.__name__, set()).add(cls)
+        by_name.setdefault(f"{cls.__module__}.{cls.__qualname__}", set()).add(cls)
+    short = sorted({type(m).__name__ for m in model.modules()})
+    resolved: dict[str, set[type[nn.Module]]] = {}
+    problems = []
+    for key, names in named.items():
+        resolved[key] = set()
+        for name in names:
+            if name in by_name:
+                resolved[key] |= by_name[name]
+                continue
+            problems.append(
+                f"{key}: {name!r} matches no module class of the model"
+                f" ({type(model).__name__}).{did_you_mean(name, short)}"
+                f" Its classes: {', '.join(short)}."
+            )
+    if problems:
+        raise ConfigError(problems)
+    return resolved
+
+
+def build_trainer(
+    cfg: TrainConfig, run_dir: Path, group: str | None = None, model: nn.Module | None = None
+) -> pl.Trainer:
+    """The Trainer for `cfg`; `model` (the task to be trained) is needed by strategy=fsdp,
+    whose wrapping policies name the model's module classes."""
     check_hardware(cfg)
     torch.set_float32_matmul_precision(cfg.precision.matmul_precision)
     loggers = build_loggers(cfg, run_dir, group)
@@ -49,7 +158,7 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, group: str | None = None) -> 
         accelerator=t.accelerator,
         devices=t.devices,
         num_nodes=t.num_nodes,
-        strategy=build_strategy(cfg.strategy),
+        strategy=build_strategy(cfg.strategy, model),
         precision=cfg.precision.name,
         max_epochs=t.max_epochs,
         max_steps=t.max_steps,
@@ -65,7 +174,16 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, group: str | None = None) -> 
         enable_checkpointing=cfg.callbacks.checkpoint.enabled,
         enable_progress_bar=cfg.callbacks.progress_bar != "none",
         enable_model_summary=False,
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicCheckpointIO(), *_cluster_environment()],
         default_root_dir=str(run_dir),
         **limits,
     )
+
+
+def _cluster_environment() -> list[Any]:
+    """Under SLURM, Lightning's SLURM environment without its own requeue: Lightning's saves
+    the checkpoint inside the signal handler; fabricx's (PreemptionCheckpoint) waits for the
+    step to end."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []

@@ -40,7 +40,23 @@ def register() -> None:
         OmegaConf.register_new_resolver(
             "fabricx_run_id", lambda: secrets.token_hex(3), use_cache=True
         )
+    if not OmegaConf.has_resolver("fabricx_tasks_per_node"):
+        OmegaConf.register_new_resolver("fabricx_tasks_per_node", tasks_per_node)
     _registered = True
+
+
+def tasks_per_node(devices: Any) -> int:
+    """SLURM tasks per node for `trainer.devices`: one per device; "auto" runs one task."""
+    if isinstance(devices, int) and devices > 0:
+        return devices
+    if str(devices).isdigit() and int(devices) > 0:
+        return int(devices)
+    if devices in ("auto", 1, "1"):
+        return 1
+    raise ValueError(
+        f"trainer.devices={devices!r}: with hydra/launcher=slurm give the number of devices per"
+        " node (SLURM starts one task per device), e.g. trainer.devices=2."
+    )
 
 
 def compose(

@@ -21,8 +21,11 @@ from fabricx.errors import ConfigError, check_choice
 STAGES = ("fit", "test", "export", "verify", "bench", "summary")
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true")
 MATMUL_PRECISIONS = ("highest", "high", "medium")
-STRATEGIES = ("auto", "ddp")
-SCHEDULERS = ("none", "cosine")
+STRATEGIES = ("auto", "ddp", "fsdp")
+SHARDING_STRATEGIES = ("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD")
+STATE_DICT_TYPES = ("full", "sharded")
+PROCESS_GROUP_BACKENDS = ("nccl", "gloo", "mpi", "ucc")
+SCHEDULERS = ("none", "cosine", "linear")
 LOGGER_BACKENDS = ("wandb", "csv", "none")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 PROGRESS_BARS = ("rich", "tqdm", "none")
@@ -164,6 +167,66 @@ class Conll2003DataConfig(DataConfig):
             raise ConfigError(f"data.max_length={self.max_length} must be >= 3.")
 
 
+@dataclass
+class Conll2003WordsDataConfig(DataConfig):
+    """CoNLL-2003 as word and character ids (vocabularies from train.txt), no tokenizer."""
+
+    _target_: str = "fabricx.data.conll_words.Conll2003WordsDataModule"
+    path: str = field(default=MISSING, metadata=_help("Folder with train/valid/test.txt."))
+    labels: list[str] = field(default_factory=lambda: list(CONLL2003_LABELS))
+    num_classes: int = 9
+    vocab_size: int = field(default=30000, metadata=_help("Word ids at most (embedding rows)."))
+    char_vocab_size: int = field(default=128, metadata=_help("Character ids at most."))
+    min_freq: int = field(default=1, metadata=_help("Training count a word needs for an id."))
+    max_word_length: int = field(default=20, metadata=_help("Characters kept per word."))
+    pad_to_multiple_of: int = field(default=8, metadata=_help("Sentence axis rounded up to it."))
+    batch_size: int = 32
+    eval_batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_classes != len(self.labels):
+            raise ConfigError(
+                f"data.num_classes={self.num_classes} but data.labels has {len(self.labels)} tags;"
+                " make them agree."
+            )
+        for key in ("vocab_size", "char_vocab_size"):
+            if getattr(self, key) < 3:
+                raise ConfigError(f"data.{key}={getattr(self, key)} must be >= 3 (pad, unk, one).")
+        for key in ("min_freq", "max_word_length", "pad_to_multiple_of"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"data.{key}={getattr(self, key)} must be >= 1.")
+
+
+@dataclass
+class GlueSst2DataConfig(DataConfig):
+    """GLUE SST-2 sentiment from the TSV folder: train.tsv (val held out of it) and dev.tsv,
+    which is the test split (published SST-2 numbers are dev accuracy)."""
+
+    _target_: str = "fabricx.data.glue.GlueSst2DataModule"
+    path: str = field(default=MISSING, metadata=_help("Folder with train.tsv and dev.tsv."))
+    tokenizer: str = field(
+        default=MISSING, metadata=_help("Hub name, tokenizer directory, or a vocab.txt file.")
+    )
+    download: bool = field(default=False, metadata=_help("Fetch the GLUE archive (MD5)."))
+    val_size: int = field(default=872, metadata=_help("train.tsv sentences held out for val."))
+    num_classes: int = 2
+    max_length: int = field(default=128, metadata=_help("Sub-tokens per sentence at most."))
+    batch_size: int = 32
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_classes != 2:
+            raise ConfigError(f"data.num_classes={self.num_classes}: SST-2 has 2 classes; set 2.")
+        if self.val_size < 1:
+            raise ConfigError(
+                f"data.val_size={self.val_size} must be >= 1: val picks the best checkpoint."
+            )
+        if self.max_length < 3:
+            raise ConfigError(f"data.max_length={self.max_length} must be >= 3.")
+
+
 # --- model ------------------------------------------------------------------------------
 
 
@@ -244,6 +307,40 @@ class HFTokenClassifierConfig(ModelConfig):
                 "model: give exactly one of model.pretrained (a name or directory) and "
                 "model.config (architecture fields, e.g. {hidden_size: 32, vocab_size: 100})."
             )
+
+
+@dataclass
+class BiLSTMTaggerConfig(ModelConfig):
+    """A from-scratch BiLSTM tagger with a character CNN (needs data=conll2003_words)."""
+
+    _target_: str = "fabricx.models.bilstm.BiLSTMTagger"
+    num_classes: int = II("data.num_classes")
+    vocab_size: int = II("data.vocab_size")
+    char_vocab_size: int = II("data.char_vocab_size")
+    word_dim: int = 100
+    char_dim: int = 30
+    char_filters: int = 50
+    char_width: int = 3
+    hidden_size: int = field(default=200, metadata=_help("LSTM units per direction."))
+    num_layers: int = 1
+    dropout: float = 0.5
+    word_dropout: float = field(default=0.05, metadata=_help("Chance a word becomes unknown."))
+
+    def __post_init__(self) -> None:
+        for key in ("word_dim", "char_dim", "char_filters", "char_width", "hidden_size",
+                    "num_layers"):  # fmt: skip
+            if getattr(self, key) < 1:
+                raise ConfigError(f"model.{key}={getattr(self, key)} must be >= 1.")
+        for key in ("dropout", "word_dropout"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise ConfigError(f"model.{key}={getattr(self, key)} must be in [0, 1).")
+
+
+@dataclass
+class HFSequenceClassifierConfig(HFTokenClassifierConfig):
+    """A Hugging Face sequence classifier: the token classifier's fields, another head."""
+
+    _target_: str = "fabricx.models.hf.HFSequenceClassifier"
 
 
 # --- task -------------------------------------------------------------------------------
@@ -367,17 +464,95 @@ class PrecisionConfig:
 
 @dataclass
 class StrategyConfig:
+    """strategy=auto: Lightning picks. The base of every strategy option's schema."""
+
     name: str = field(default="auto", metadata=_help(f"One of {STRATEGIES}."))
+
+    def __post_init__(self) -> None:
+        check_choice("strategy.name", self.name, STRATEGIES)
+
+
+@dataclass
+class DDPStrategyConfig(StrategyConfig):
+    """strategy=ddp: Lightning's DDPStrategy, one process per device."""
+
+    name: str = "ddp"
     find_unused_parameters: bool = False  # True costs a graph walk every step
     static_graph: bool = False
     gradient_as_bucket_view: bool = True  # True saves one copy of the gradients
     process_group_backend: str | None = field(
         default=None, metadata=_help("None picks nccl on GPU, gloo on CPU.")
     )
-    timeout_s: int = 1800
+    timeout_s: int = field(default=1800, metadata=_help("Collective timeout, seconds."))
 
     def __post_init__(self) -> None:
-        check_choice("strategy.name", self.name, STRATEGIES)
+        # "auto" too: runs saved before strategy=fsdp existed stored DDP's fields with
+        # strategy=auto, and `fabricx eval` reads them back with this schema.
+        check_choice("strategy.name", self.name, ("ddp", "auto"))
+        _check_process_group(self.process_group_backend, self.timeout_s)
+
+
+@dataclass
+class FSDPStrategyConfig(StrategyConfig):
+    """strategy=fsdp: Lightning's FSDPStrategy (torch FullyShardedDataParallel), CUDA only.
+
+    Mixed precision has no field here: Lightning derives FSDP's MixedPrecision from
+    `precision=` (bf16-mixed: bf16 params, gradients and buffers; 16-mixed: fp16 plus a
+    sharded grad scaler; 32: fp32), so the two can never disagree.
+    """
+
+    name: str = "fsdp"
+    sharding_strategy: str = field(
+        default="FULL_SHARD", metadata=_help(f"One of {SHARDING_STRATEGIES}.")
+    )
+    auto_wrap: list[str] = field(
+        default_factory=list,
+        metadata=_help("Module class names wrapped as FSDP units, e.g. [BertLayer]."),
+    )
+    min_num_params: int | None = field(
+        default=None,
+        metadata=_help("Size-based wrapping instead: wrap submodules of at least this size."),
+    )
+    activation_checkpointing: list[str] = field(
+        default_factory=list,
+        metadata=_help("Module class names whose activations are recomputed in backward."),
+    )
+    cpu_offload: bool = field(default=False, metadata=_help("Keep parameters on the CPU."))
+    state_dict_type: str = field(default="full", metadata=_help(f"One of {STATE_DICT_TYPES}."))
+    limit_all_gathers: bool = True  # True caps memory by throttling all-gathers ahead
+    use_orig_params: bool = True  # True: the optimizer sees the model's own parameters
+    process_group_backend: str | None = field(
+        default=None, metadata=_help("None picks nccl (FSDP runs on CUDA GPUs only).")
+    )
+    timeout_s: int = field(default=1800, metadata=_help("Collective timeout, seconds."))
+
+    def __post_init__(self) -> None:
+        check_choice("strategy.name", self.name, ("fsdp",))
+        check_choice("strategy.sharding_strategy", self.sharding_strategy, SHARDING_STRATEGIES)
+        check_choice("strategy.state_dict_type", self.state_dict_type, STATE_DICT_TYPES)
+        _check_process_group(self.process_group_backend, self.timeout_s)
+        if self.auto_wrap and self.min_num_params is not None:
+            raise ConfigError(
+                f"strategy.auto_wrap={self.auto_wrap} and strategy.min_num_params="
+                f"{self.min_num_params} are two wrapping policies; set one, the other to"
+                " [] / null."
+            )
+        if self.min_num_params is not None and self.min_num_params < 1:
+            raise ConfigError(f"strategy.min_num_params={self.min_num_params} must be >= 1.")
+        if self.sharding_strategy == "HYBRID_SHARD" and not (
+            self.auto_wrap or self.min_num_params is not None
+        ):
+            raise ConfigError(
+                "strategy.sharding_strategy=HYBRID_SHARD needs a wrapping policy: set"
+                " strategy.auto_wrap=[<block class>] or strategy.min_num_params=<size>."
+            )
+
+
+def _check_process_group(backend: str | None, timeout_s: int) -> None:
+    if backend is not None:
+        check_choice("strategy.process_group_backend", backend, PROCESS_GROUP_BACKENDS)
+    if timeout_s < 1:
+        raise ConfigError(f"strategy.timeout_s={timeout_s} must be >= 1.")
 
 
 @dataclass
@@ -465,10 +640,21 @@ class CheckpointConfig:
     monitor: str = II("task.monitor")
     mode: str = II("task.mode")
     save_top_k: int = 1
-    save_last: bool = True
+    save_last: bool = field(
+        default=True, metadata=_help("Keep checkpoints/last.ckpt current: what resume= uses.")
+    )
+    every_n_train_steps: int = field(
+        default=0,
+        metadata=_help("Also write last.ckpt every N optimizer steps mid-epoch; 0: epoch ends."),
+    )
 
     def __post_init__(self) -> None:
         check_choice("callbacks.checkpoint.mode", self.mode, MODES)
+        if self.every_n_train_steps < 0:
+            raise ConfigError(
+                f"callbacks.checkpoint.every_n_train_steps={self.every_n_train_steps} must be "
+                ">= 0 (0 writes last.ckpt at epoch ends only)."
+            )
 
 
 @dataclass
@@ -741,10 +927,29 @@ class TrainConfig:
     extra_target_prefixes: list[str] = field(
         default_factory=list, metadata=_help("Your own modules to allow, e.g. [mylab].")
     )
+    resume: str | None = field(
+        default=None,
+        metadata=_help(
+            "null: a new run; auto: continue this experiment's newest unfinished run, or start"
+            " a new one; a run directory: continue that run (fabricx.resume)."
+        ),
+    )
 
     def __post_init__(self) -> None:
         for stage in self.stages:
             check_choice("stages", stage, STAGES)
+        if self.resume is not None and not self.resume.strip():
+            raise ConfigError(
+                "resume='' names nothing: give resume=auto, a run directory such as "
+                "resume=runs/<experiment>/<timestamp>-<id>, or resume=null for a new run."
+            )
+        checkpoint = self.callbacks.checkpoint
+        if self.resume is not None and not (checkpoint.enabled and checkpoint.save_last):
+            raise ConfigError(
+                f"resume={self.resume} continues from checkpoints/last.ckpt, but this config "
+                "writes none (callbacks.checkpoint.enabled=false or callbacks.checkpoint."
+                "save_last=false); set both to true."
+            )
         keys = self.task.logged_keys
         check_choice("task.monitor", self.task.monitor, keys)
         if self.callbacks.checkpoint.enabled:
@@ -819,6 +1024,8 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
         "base_cifar10": Cifar10DataConfig,
         "base_image_folder": ImageFolderDataConfig,
         "base_conll2003": Conll2003DataConfig,
+        "base_glue_sst2": GlueSst2DataConfig,
+        "base_conll2003_words": Conll2003WordsDataConfig,
     },
     "model": {
         "base_model": ModelConfig,
@@ -827,6 +1034,8 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
         "base_resnet18": ResNet18Config,
         "base_airbench": AirbenchConfig,
         "base_hf_token_classifier": HFTokenClassifierConfig,
+        "base_hf_sequence_classifier": HFSequenceClassifierConfig,
+        "base_bilstm_tagger": BiLSTMTaggerConfig,
     },
     "task": {
         "base_task": TaskConfig,
@@ -836,7 +1045,11 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
     "optim": {"base_optim": OptimConfig, "base_adamw": AdamWConfig, "base_sgd": SGDConfig},
     "scheduler": {"base_scheduler": SchedulerConfig},
     "precision": {"base_precision": PrecisionConfig},
-    "strategy": {"base_strategy": StrategyConfig},
+    "strategy": {
+        "base_strategy": StrategyConfig,
+        "base_ddp": DDPStrategyConfig,
+        "base_fsdp": FSDPStrategyConfig,
+    },
     "trainer": {"base_trainer": TrainerConfig},
     "logger": {"base_logger": LoggerConfig},
     "callbacks": {"base_callbacks": CallbacksConfig},

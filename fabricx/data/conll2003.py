@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 from torch.utils.data import DataLoader
 
 from fabricx.data.conll import Sentence, read_conll
+from fabricx.data.loaders import eval_loader, train_loader
 from fabricx.errors import ConfigError, FabricxError
 
 CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
@@ -127,14 +127,15 @@ class Conll2003DataModule(pl.LightningDataModule):
         collate = DataCollatorForTokenClassification(
             self.tokenizer, label_pad_token_id=IGNORE, return_tensors="pt"
         )
-        return DataLoader(
-            self.encoded[split],
-            batch_size=self.batch_size if split == "train" else self.eval_batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
+        if shuffle:  # training: stateful, resumes mid-epoch (fabricx.data.loaders)
+            return train_loader(
+                self, self.encoded[split], self.batch_size, self.seed, self.num_workers,
+                collate_fn=lambda rows: dict(collate(rows)),
+            )  # fmt: skip
+        return eval_loader(
+            self.encoded[split], self.eval_batch_size, self.seed, self.num_workers,
             collate_fn=lambda rows: dict(collate(rows)),
-            generator=torch.Generator().manual_seed(self.seed),
-        )
+        )  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -10,6 +10,7 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from fabricx.data.loaders import eval_loader, train_loader
 from fabricx.errors import ConfigError
 
 
@@ -83,21 +84,13 @@ class DigitsDataModule(pl.LightningDataModule):
             "test": tensors(x_test, y_test),
         }
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(
-            self.splits[split],
-            batch_size=self.batch_size if split == "train" else self.eval_batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            generator=generator,
-        )
-
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        # Stateful: a checkpoint taken mid-epoch resumes at the next batch (fabricx.data.loaders).
+        train = self.splits["train"]
+        return train_loader(self, train, self.batch_size, self.seed, self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return eval_loader(self.splits["val"], self.eval_batch_size, self.seed, self.num_workers)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return eval_loader(self.splits["test"], self.eval_batch_size, self.seed, self.num_workers)

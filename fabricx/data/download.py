@@ -1,4 +1,4 @@
-"""Download public dataset files once, verified by sha256, and unpack archives safely.
+"""Download public dataset files once, verified by hash, and unpack archives safely.
 
 A download that dies half-way, or a mirror that serves an HTML error page, must not leave a
 file that the next run reads as data: bytes go to a temporary name beside the destination,
@@ -11,8 +11,10 @@ import hashlib
 import tarfile
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fabricx.atomic import atomic_open
 from fabricx.errors import FabricxError
@@ -22,21 +24,47 @@ _CHUNK_BYTES = 1 << 20
 
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB chunks (datasets need not fit in memory)."""
-    digest = hashlib.sha256()
+    return file_digest(path, "sha256")
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    """Hex digest of a file under `algorithm` ("sha256" or "md5"), read in 1 MiB chunks."""
+    digest = _hasher(algorithm)
     with Path(path).open("rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def fetch(url: str, dest: Path, sha256: str, timeout_s: float = 60.0) -> Path:
-    """Download `url` to `dest` unless `dest` already holds the file with this sha256.
+def _hasher(algorithm: str) -> Any:
+    # MD5 checks integrity here, not authenticity; saying so keeps FIPS builds working.
+    return hashlib.new(algorithm, usedforsecurity=algorithm != "md5")
+
+
+def _expected_digest(sha256: str | None, md5: str | None) -> tuple[str, str]:
+    """(algorithm, lower-case hex) from exactly one of the two checksums."""
+    if (sha256 is None) == (md5 is None):
+        raise FabricxError("fetch needs exactly one checksum: sha256=... or md5=...")
+    return ("sha256", sha256.lower()) if sha256 is not None else ("md5", str(md5).lower())
+
+
+def fetch(
+    url: str,
+    dest: Path,
+    sha256: str | None = None,
+    timeout_s: float = 60.0,
+    *,
+    md5: str | None = None,
+) -> Path:
+    """Download `url` to `dest` unless `dest` already holds the file with this checksum.
 
     Args:
         url: where to download from (``https://``, ``http://`` or ``file://``).
         dest: the file to create; its folder is created when missing.
         sha256: the expected hex digest; the file is only renamed into place when it matches.
         timeout_s: seconds to wait for the server before giving up.
+        md5: the expected hex MD5 instead of `sha256`, for datasets whose only published
+            checksum is an MD5 (GLUE SST-2). Give exactly one of the two.
 
     Returns:
         `dest`.
@@ -49,19 +77,20 @@ def fetch(url: str, dest: Path, sha256: str, timeout_s: float = 60.0) -> Path:
     Example::
 
         fetch(CIFAR10_URL, Path("data/cifar-10-python.tar.gz"), CIFAR10_SHA256)
+        fetch(SST2_URL, Path("data/SST-2.zip"), md5=SST2_MD5)
     """
     dest = Path(dest)
-    expected = sha256.lower()
+    algorithm, expected = _expected_digest(sha256, md5)
     if dest.is_file():
-        actual = file_sha256(dest)
+        actual = file_digest(dest, algorithm)
         if actual != expected:
             raise FabricxError(
-                f"{dest}: sha256 is {actual}, expected {expected}. The file is damaged or is "
+                f"{dest}: {algorithm} is {actual}, expected {expected}. The file is damaged or is "
                 f"another version; delete it to download it again from {url}, or check that "
                 "the path points at the right file."
             )
         return dest
-    digest = hashlib.sha256()
+    digest = _hasher(algorithm)
     try:
         response = urllib.request.urlopen(url, timeout=timeout_s)
     except (urllib.error.URLError, OSError, ValueError) as err:
@@ -81,9 +110,9 @@ def fetch(url: str, dest: Path, sha256: str, timeout_s: float = 60.0) -> Path:
         actual = digest.hexdigest()
         if actual != expected:
             raise FabricxError(
-                f"{url}: the downloaded file has sha256 {actual}, expected {expected}; nothing "
-                f"was written to {dest}. Check the URL (a mirror may serve another version or "
-                "an error page) and download again."
+                f"{url}: the downloaded file has {algorithm} {actual}, expected {expected}; "
+                f"nothing was written to {dest}. Check the URL (a mirror may serve another "
+                "version or an error page) and download again."
             )
     return dest
 
@@ -136,6 +165,39 @@ def extract_tar(archive: Path, dest: Path) -> Path:
             else:
                 tar.extractall(dest, members=members)
     except (tarfile.TarError, EOFError, OSError) as err:
+        raise FabricxError(
+            f"{archive}: cannot unpack ({err}); the archive is truncated or damaged. Delete it"
+            " and download it again."
+        ) from err
+    return dest
+
+
+def extract_zip(archive: Path, dest: Path) -> Path:
+    """Unpack a .zip into `dest`, refusing members that would land outside it.
+
+    Why: as with tar, a crafted zip can name ``../`` or absolute paths; every member is
+    checked before anything is written, so a refused archive leaves `dest` untouched.
+
+    Raises:
+        FabricxError: the archive is truncated or not a zip file, or a member is unsafe.
+    """
+    archive, dest = Path(archive), Path(dest)
+    root = dest.resolve()
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.infolist()
+            for member in members:
+                target = (root / member.filename).resolve()
+                if target != root and root not in target.parents:
+                    raise FabricxError(
+                        f"{archive}: member {member.filename!r} lies outside {dest}; refusing"
+                        " to unpack it. Download the official archive again."
+                    )
+            bad = zf.testzip()  # CRC of every member, before any file is written
+            if bad is not None:
+                raise zipfile.BadZipFile(f"member {bad!r} fails its CRC check")
+            zf.extractall(dest, members=members)
+    except (zipfile.BadZipFile, EOFError, OSError) as err:
         raise FabricxError(
             f"{archive}: cannot unpack ({err}); the archive is truncated or damaged. Delete it"
             " and download it again."

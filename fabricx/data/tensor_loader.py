@@ -7,11 +7,14 @@ batch is one index into a resident tensor, and augmentation is one tensor op per
 
 Randomness comes from a CPU `torch.Generator` seeded by (seed, epoch): the same seed gives the
 same order and the same crops on any device, and an epoch can be replayed with `set_epoch`.
+`state_dict()` holds the epoch, the batches it has yielded and that generator's state, so a
+run resumed from a mid-epoch checkpoint gets the rest of the epoch's batches, crops included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -78,8 +81,10 @@ class TensorBatches:
 
     Each `__iter__` is one epoch: with `shuffle`, the order comes from a generator seeded by
     (seed, epoch), and the epoch counter then advances, so every epoch differs yet a run with
-    the same seed repeats exactly. `set_epoch(n)` pins the next epoch's number (e.g. on
-    resume).
+    the same seed repeats exactly. `set_epoch(n)` pins the next epoch's number (fabricx's
+    LoaderPosition callback does, when a run resumes after a whole epoch).
+    `state_dict()`/`load_state_dict()` save and restore the position inside an epoch;
+    Lightning does so with every checkpoint.
 
     Args:
         x: inputs (N, ...), on the device the batches should be on.
@@ -128,10 +133,29 @@ class TensorBatches:
         self.transform = transform
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
+        # The epoch being iterated, the batches it has yielded and its generator: the state.
+        self._iter_epoch: int | None = None
+        self._yielded = 0
+        self._generator: torch.Generator | None = None
+        self._resume_from: dict[str, Any] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next `__iter__` epoch number `epoch` (its order and augmentation)."""
         self.epoch = epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where this loader stands: the epoch, batches yielded in it, the generator's state."""
+        if self._iter_epoch is None:  # not iterated yet: the next epoch starts from the top
+            return {"epoch": self.epoch, "batches": 0, "generator": None}
+        generator = self._generator.get_state() if self._generator is not None else None
+        return {"epoch": self._iter_epoch, "batches": self._yielded, "generator": generator}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Make the next `__iter__` continue where `state` stopped (the next epoch if whole)."""
+        if state["batches"] >= len(self):
+            self.epoch, self._resume_from = state["epoch"] + 1, None
+        else:
+            self.epoch, self._resume_from = state["epoch"], state
 
     def _num_samples(self) -> int:
         """Samples this rank sees per epoch."""
@@ -142,18 +166,27 @@ class TensorBatches:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        resume, self._resume_from = self._resume_from, None
+        epoch = self.epoch
         # Seeded from (seed, epoch), not from a generator carried over between epochs, so an
         # epoch's batches do not depend on how many earlier epochs were fully consumed.
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        self.epoch += 1
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        self.epoch = epoch + 1
         n = len(self.x)
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
         if self.world_size > 1:
             order = order[: self._num_samples() * self.world_size][self.rank :: self.world_size]
         order = order.to(self.x.device)
-        for i in range(len(self)):
+        start = 0
+        if resume is not None:  # the same order; the generator as it was after batch `start`
+            start = resume["batches"]
+            if resume["generator"] is not None:
+                generator.set_state(resume["generator"])
+        self._iter_epoch, self._yielded, self._generator = epoch, start, generator
+        for i in range(start, len(self)):
             index = order[i * self.batch_size : (i + 1) * self.batch_size]
             xb, yb = self.x[index], self.y[index]
             if self.transform is not None:
                 xb = self.transform(xb, generator)
+            self._yielded = i + 1
             yield xb, yb

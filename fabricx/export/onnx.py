@@ -72,6 +72,9 @@ def export_onnx(
                 external_data=external_data,
                 verbose=False,
             )
+        if dynamic_shapes is not None:
+            labels = {name: {a: axes[a] for a in dims} for name, dims in dynamic_shapes.items()}
+            _rederive_shapes(staging / path.name, labels)
         onnx.checker.check_model(str(staging / path.name), full_check=True)
         # The graph goes last: a model.onnx only ever appears beside its complete weights.
         files = sorted(staging.iterdir(), key=lambda f: f.name == path.name)
@@ -83,3 +86,29 @@ def export_onnx(
         return [path.parent / file.name for file in files]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _rederive_shapes(path: Path, dynamic_axes: dict[str, dict[int, str]]) -> None:
+    """Declare the dynamic input axes, and infer every other shape from them.
+
+    The exporter records the shapes it saw while tracing, and some ops' tracing rules fix
+    a dynamic size to the example's (nn.LSTM fixes the sequence length; the exporter may
+    then even declare that input axis fixed), although the ONNX ops themselves take any
+    size. The inputs get the axes the caller asked for, and shapes inferred from them say
+    what the graph really does; the verify stage then runs it at other sizes. Weights kept
+    as external data are left where they are.
+    """
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for graph_input in model.graph.input:
+        dims = graph_input.type.tensor_type.shape.dim
+        for axis, label in dynamic_axes.get(graph_input.name, {}).items():
+            if axis < len(dims):
+                dims[axis].ClearField("dim_value")
+                dims[axis].dim_param = label
+    del model.graph.value_info[:]
+    for output in model.graph.output:
+        output.type.tensor_type.ClearField("shape")
+    model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    onnx.save(model, str(path))

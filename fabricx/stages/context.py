@@ -22,6 +22,7 @@ class RunContext:
         out_dir: where this command writes results: the run directory, or an eval directory.
         weights: which weights `task` holds: "initial", "in memory after fit" or a checkpoint.
         checkpoint: which checkpoint the test, export and verify stages use (best, last, path).
+        resume_from: the checkpoint fit continues from (resume=); None trains from the start.
         skipped: requested targets that could not run here, with the one-line reason.
         tables: row tables a stage produced (bench), logged to W&B as tables.
     """
@@ -38,7 +39,9 @@ class RunContext:
     skipped: dict[str, str] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     weights: str = "initial"
+    error: str | None = None  # why the run failed: the exception, in one line
     checkpoint: str = "best"
+    resume_from: Path | None = None
 
     @property
     def metric_key(self) -> str:
@@ -65,7 +68,12 @@ class RunContext:
                 )  # fmt: skip
             return
         if self.weights != str(path):
-            checkpoints.load_weights(self.task, path)
+            checkpoint = checkpoints.load_weights(self.task, path)
+            # A datamodule's own state (e.g. vocabularies built from the training split)
+            # is saved by Lightning under its class name; the weights need it back.
+            state = checkpoint.get(type(self.datamodule).__qualname__)
+            if state:
+                self.datamodule.load_state_dict(state)
             self.weights = str(path)
             self.artifacts.setdefault("checkpoint", path)
 
@@ -79,4 +87,5 @@ class RunContext:
             "skipped": self.skipped,
             "weights": self.weights,
             "artifacts": {name: str(path) for name, path in self.artifacts.items()},
+            **({"error": self.error} if self.error else {}),
         }

@@ -1,4 +1,8 @@
-"""fit: train the task on the datamodule; checkpoints land in <run>/checkpoints/."""
+"""fit: train the task on the datamodule; checkpoints land in <run>/checkpoints/.
+
+With `ctx.resume_from`, Lightning restores the weights, optimizer, scheduler, loop counters,
+the train loader's position and (fabricx's RngStates callback) the RNG states, and goes on.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,10 @@ from fabricx.stages.context import RunContext
 
 
 def run(ctx: RunContext) -> None:
-    ctx.trainer.fit(ctx.task, datamodule=ctx.datamodule)
+    # weights_only: fabricx checkpoints hold tensors and plain containers only (README).
+    ctx.trainer.fit(
+        ctx.task, datamodule=ctx.datamodule, ckpt_path=ctx.resume_from, weights_only=True
+    )
     ctx.weights = "in memory after fit"
     # Epoch-level values only: "train/loss_step" is one noisy batch, "train/loss_epoch" the
     # same number as "train/loss".

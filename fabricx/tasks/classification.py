@@ -16,8 +16,12 @@ from torchmetrics.classification import MulticlassAccuracy
 class ClassificationTask(pl.LightningModule):
     """Trains `model` to map inputs to class logits; logs `{split}/loss` and `{split}/acc`.
 
+    Batches are `(x, y)` tuples (images, features) or dicts of named tensors with the
+    targets under "labels" (text: input_ids, attention_mask, labels).
+
     Args:
-        model: an nn.Module whose forward(x) returns logits of shape (B, num_classes).
+        model: an nn.Module whose forward returns logits of shape (B, num_classes), called
+            with `x` or with the batch's named tensors.
         optimizer: a partial optimizer (from the optim group) that takes the parameters.
         scheduler: the scheduler group's fields (name, warmup_fraction, min_lr_ratio).
         num_classes: number of classes.
@@ -61,14 +65,21 @@ class ClassificationTask(pl.LightningModule):
             num_classes=self.num_classes, average="micro", sync_on_compute=sync_on_compute
         )
 
+    @property
+    def export_dynamic_axes(self) -> dict[int, str] | None:
+        """The model's dynamic axes for export (text: batch and sequence); None: batch only."""
+        return getattr(self.model, "export_dynamic_axes", None)
+
     @staticmethod
     def split_batch(batch: Any) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Model inputs by name (the exported graph's input names) and the targets."""
+        if isinstance(batch, dict):
+            return {k: v for k, v in batch.items() if k != "labels"}, batch["labels"]
         x, y = batch
         return {"x": x}, y
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+    def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return self.model(*args, **kwargs)
 
     def _step(self, batch: Any, split: str) -> torch.Tensor:
         inputs, target = self.split_batch(batch)
@@ -76,12 +87,15 @@ class ClassificationTask(pl.LightningModule):
         loss = F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
         metric = self.metrics[f"{split}_metric"]
         metric(logits, target)
-        on_step = split == "train"
+        on_step, size = split == "train", target.shape[0]  # a dict batch has no single size
         self.log(
             f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=split != "test",
-            sync_dist=True,  # averaged over DDP ranks; a no-op on one process
+            sync_dist=True, batch_size=size,  # averaged over DDP ranks; a no-op on one process
         )  # fmt: skip
-        self.log(f"{split}/{self.metric_name}", metric, on_step=False, on_epoch=True, prog_bar=True)
+        self.log(
+            f"{split}/{self.metric_name}", metric, on_step=False, on_epoch=True, prog_bar=True,
+            batch_size=size,
+        )  # fmt: skip
         return loss
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:

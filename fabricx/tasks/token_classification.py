@@ -20,7 +20,8 @@ class TokenClassificationTask(pl.LightningModule):
     """Trains `model` to tag every word; logs `{split}/loss` and `{split}/f1` (entity F1).
 
     Args:
-        model: forward(input_ids, attention_mask) -> logits (B, T, num_classes).
+        model: forward(**inputs) -> logits (B, T, num_classes); the inputs are the batch's
+            tensors but `labels` (input_ids and attention_mask for a Hugging Face model).
         optimizer: a partial optimizer that takes the parameters.
         scheduler: the scheduler group's fields (name, warmup_fraction, min_lr_ratio).
         labels: the tag of each class id, in the datamodule's order.
@@ -59,12 +60,13 @@ class TokenClassificationTask(pl.LightningModule):
 
     @staticmethod
     def split_batch(batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}, batch[
-            "labels"
-        ]
+        """Model inputs by name (every key but `labels`: the exported graph's input names,
+        e.g. input_ids and attention_mask, or word_ids, char_ids and attention_mask) and the
+        per-token targets."""
+        return {k: v for k, v in batch.items() if k != "labels"}, batch["labels"]
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask)
+    def forward(self, **inputs: torch.Tensor) -> torch.Tensor:
+        return self.model(**inputs)
 
     def _step(self, batch: dict[str, torch.Tensor], split: str) -> torch.Tensor:
         inputs, target = self.split_batch(batch)

@@ -1,0 +1,200 @@
+"""CoNLL-2003 as word and character ids, for taggers trained from scratch (no tokenizer).
+
+The vocabularies come from the training split: words lower-cased with digits folded to 0
+(so "1996" and "1997" share an id), characters kept as written (capitals and digits are
+the features a character encoder learns from). Anything unseen in training maps to the
+unknown id. The vocabularies are part of the datamodule's state, so Lightning saves them
+in every checkpoint and fabricx restores them with the weights: a checkpoint always meets
+the ids it was trained with, even if train.txt changes later.
+
+Batches are padded to their longest sentence (rounded up to a multiple of 8); every word's
+characters are cut or padded to `max_word_length`, so only the batch and sentence axes vary
+(the exported graph's dynamic axes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader
+
+from fabricx.data.conll import Sentence, read_conll
+from fabricx.data.conll2003 import CONLL2003_LABELS, IGNORE, SPLIT_FILES
+from fabricx.data.loaders import eval_loader, train_loader
+from fabricx.errors import ConfigError, FabricxError
+
+PAD, UNK = 0, 1
+SPECIALS = ["<pad>", "<unk>"]
+_DIGIT = re.compile(r"\d")
+
+
+def normalize_word(word: str) -> str:
+    """The word-vocabulary key: lower case, every digit folded to 0."""
+    return _DIGIT.sub("0", word.lower())
+
+
+def build_vocab(counts: Counter[str], size: int, min_freq: int) -> list[str]:
+    """The `size` most frequent entries (ties alphabetical, so the order is reproducible),
+    after the padding and unknown entries."""
+    ranked = sorted(
+        (item for item, n in counts.items() if n >= min_freq), key=lambda w: (-counts[w], w)
+    )
+    return SPECIALS + ranked[: size - len(SPECIALS)]
+
+
+class Conll2003WordsDataModule(pl.LightningDataModule):
+    """Train/val/test splits of a CoNLL folder as word ids, character ids and tag ids.
+
+    Args:
+        path: folder with train.txt, valid.txt and test.txt.
+        labels: the tag set; any other tag in the data is an error.
+        vocab_size: word-vocabulary entries at most, padding and unknown included; the
+            model's embedding table has this many rows.
+        char_vocab_size: character-vocabulary entries at most, likewise.
+        min_freq: training-split count a word needs to get its own id.
+        max_word_length: characters kept per word (longer words are cut).
+        pad_to_multiple_of: sentence axis padded up to a multiple of this: fewer distinct
+            shapes, so the CPU's LSTM kernels (oneDNN, planned once per shape) are reused.
+        batch_size, eval_batch_size, num_workers, seed: as for every datamodule.
+        num_classes: must equal len(labels).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        labels: list[str] | None = None,
+        vocab_size: int = 30000,
+        char_vocab_size: int = 128,
+        min_freq: int = 1,
+        max_word_length: int = 20,
+        pad_to_multiple_of: int = 8,
+        batch_size: int = 32,
+        eval_batch_size: int = 128,
+        num_workers: int = 0,
+        seed: int = 0,
+        num_classes: int = 9,
+    ) -> None:
+        super().__init__()
+        self.path = Path(path).expanduser()
+        self.labels = list(labels or CONLL2003_LABELS)
+        if num_classes != len(self.labels):
+            raise ConfigError(
+                f"data.num_classes={num_classes} but data.labels has {len(self.labels)} tags."
+            )
+        self.label_ids = {tag: i for i, tag in enumerate(self.labels)}
+        self.vocab_size = vocab_size
+        self.char_vocab_size = char_vocab_size
+        self.min_freq = min_freq
+        self.max_word_length = max_word_length
+        self.pad_to_multiple_of = max(1, pad_to_multiple_of)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.sentences: dict[str, list[Sentence]] = {}
+        self.words: list[str] = []
+        self.chars: list[str] = []
+        self._encoded: dict[str, list[dict[str, list[Any]]]] = {}
+
+    # --- vocabularies: built from train.txt, saved in checkpoints -------------------------
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.sentences:
+            for split, name in SPLIT_FILES.items():
+                self.sentences[split] = read_conll(self.path / name)
+                self._check_tags(self.sentences[split], self.path / name)
+        if not self.words:
+            train = self.sentences["train"]
+            words = Counter(normalize_word(w) for s in train for w in s.tokens)
+            chars = Counter(c for s in train for w in s.tokens for c in w)
+            self.words = build_vocab(words, self.vocab_size, self.min_freq)
+            self.chars = build_vocab(chars, self.char_vocab_size, 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"words": list(self.words), "chars": list(self.chars)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """The vocabularies a checkpoint was trained with; ids are re-encoded from them."""
+        words, chars = list(state_dict["words"]), list(state_dict["chars"])
+        if len(words) > self.vocab_size or len(chars) > self.char_vocab_size:
+            raise FabricxError(
+                f"the checkpoint's vocabularies ({len(words)} words, {len(chars)} characters) "
+                f"exceed data.vocab_size={self.vocab_size} / data.char_vocab_size="
+                f"{self.char_vocab_size}; use the values the run was trained with."
+            )
+        self.words, self.chars = words, chars
+        self._encoded.clear()
+
+    def _check_tags(self, sentences: list[Sentence], path: Path) -> None:
+        unknown = {t for s in sentences for t in s.tags} - self.label_ids.keys()
+        if unknown:
+            raise ConfigError(
+                f"{path}: tags {sorted(unknown)} are not in data.labels={self.labels}; "
+                "add them to data.labels."
+            )
+
+    # --- ids and batches ---------------------------------------------------------------
+
+    def _encode(self, split: str) -> list[dict[str, list[Any]]]:
+        if split not in self._encoded:
+            word_id = {w: i for i, w in enumerate(self.words)}
+            char_id = {c: i for i, c in enumerate(self.chars)}
+            self._encoded[split] = [
+                {
+                    "word_ids": [word_id.get(normalize_word(w), UNK) for w in s.tokens],
+                    "char_ids": [
+                        [char_id.get(c, UNK) for c in w[: self.max_word_length]] for w in s.tokens
+                    ],
+                    "labels": [self.label_ids[t] for t in s.tags],
+                }
+                for s in self.sentences[split]
+            ]
+        return self._encoded[split]
+
+    def collate(self, rows: list[dict[str, list[Any]]]) -> dict[str, torch.Tensor]:
+        """Pad to the batch's longest sentence, rounded up to `pad_to_multiple_of`: ids with
+        PAD, labels with IGNORE."""
+        size, longest = len(rows), max(len(r["word_ids"]) for r in rows)
+        length = -(-longest // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        word_ids = torch.full((size, length), PAD, dtype=torch.long)
+        char_ids = torch.full((size, length, self.max_word_length), PAD, dtype=torch.long)
+        mask = torch.zeros((size, length), dtype=torch.long)
+        labels = torch.full((size, length), IGNORE, dtype=torch.long)
+        for i, row in enumerate(rows):
+            n = len(row["word_ids"])
+            word_ids[i, :n] = torch.tensor(row["word_ids"])
+            labels[i, :n] = torch.tensor(row["labels"])
+            mask[i, :n] = 1
+            for j, chars in enumerate(row["char_ids"]):
+                char_ids[i, j, : len(chars)] = torch.tensor(chars)
+        return {
+            "word_ids": word_ids,
+            "char_ids": char_ids,
+            "attention_mask": mask,
+            "labels": labels,
+        }
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if shuffle:  # training: stateful, resumes mid-epoch (fabricx.data.loaders)
+            return train_loader(
+                self, self._encode(split), self.batch_size, self.seed, self.num_workers,
+                collate_fn=self.collate,
+            )  # fmt: skip
+        return eval_loader(
+            self._encode(split), self.eval_batch_size, self.seed, self.num_workers,
+            collate_fn=self.collate,
+        )  # fmt: skip
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,236 @@
+"""GLUE SST-2 (Stanford Sentiment Treebank, binary) through a Hugging Face fast tokenizer.
+
+The GLUE folder holds train.tsv and dev.tsv (``sentence<TAB>label``, labels 0 = negative,
+1 = positive) and test.tsv (``index<TAB>sentence``), whose labels are private to the GLUE
+server. Published SST-2 numbers are therefore dev accuracy, and so is fabricx's: the test
+split here is dev.tsv, and validation (checkpoint selection) is held out of train.tsv, so
+the reported number is never the one the best checkpoint was picked on.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader
+
+from fabricx.data.conll2003 import load_tokenizer
+from fabricx.data.download import extract_zip, fetch
+from fabricx.data.loaders import eval_loader, train_loader
+from fabricx.errors import ConfigError, FabricxError
+
+SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
+# The only published checksum of the archive is torchtext's MD5 (torchtext/datasets/sst2.py).
+SST2_MD5 = "9f81648d4199384278b86e315dac217c"
+SST2_ARCHIVE = "SST-2.zip"
+SST2_FOLDER = "SST-2"  # what the archive unpacks to
+# Rows (header excluded) of the official files: train 67,349, dev 872, test 1,821.
+SST2_ROWS = {"train.tsv": 67_349, "dev.tsv": 872, "test.tsv": 1_821}
+SPLIT_FILES = {"train": "train.tsv", "test": "dev.tsv"}  # val is held out of train.tsv
+HEADER = ["sentence", "label"]
+LABELS = ("0", "1")
+
+
+def find_sst2_dir(path: Path) -> Path:
+    """The folder with the TSV files: `path` itself, or the ``SST-2/`` the archive unpacks to."""
+    path = Path(path).expanduser()
+    nested = path / SST2_FOLDER
+    if not (path / "train.tsv").is_file() and (nested / "train.tsv").is_file():
+        return nested
+    return path
+
+
+def read_sst2_tsv(path: Path) -> tuple[list[str], list[int]]:
+    """Sentences and labels of an SST-2 train.tsv or dev.tsv.
+
+    Read with the csv module, tab-delimited with quoting off: SST-2 sentences contain bare
+    quote characters, which the default dialect would treat as field delimiters.
+
+    Args:
+        path: the file; its first line must be ``sentence<TAB>label``.
+
+    Returns:
+        (sentences, labels), labels 0 or 1, in file order.
+
+    Raises:
+        FabricxError: the file is missing, empty, has another header (test.tsv has no
+            labels), a row without exactly two columns, an empty sentence or a label other
+            than 0 or 1; the message names the file and the line.
+
+    Example::
+
+        sentences, labels = read_sst2_tsv(Path("~/data/SST-2/dev.tsv").expanduser())
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FabricxError(
+            f"{path}: no such file. Point data.path at the GLUE SST-2 folder (train.tsv, "
+            "dev.tsv), or set data.download=true to fetch it."
+        )
+    sentences: list[str] = []
+    labels: list[int] = []
+    redownload = "the file is truncated or damaged; download it again (data.download=true)"
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise FabricxError(f"{path}: the file is empty (no header line); {redownload}.")
+            if header != HEADER:
+                raise FabricxError(
+                    f"{path}: line 1: header is {header!r}, expected 'sentence<TAB>label' "
+                    "(GLUE SST-2 train.tsv or dev.tsv; test.tsv has no labels and cannot be "
+                    "scored). Point data.path at the SST-2 folder."
+                )
+            for row in reader:
+                line = reader.line_num
+                if len(row) != 2:
+                    raise FabricxError(
+                        f"{path}: line {line}: {len(row)} tab-separated columns, expected 2 "
+                        f"(sentence<TAB>label); {redownload}, or fix that line."
+                    )
+                sentence, label = row
+                if not sentence.strip():
+                    raise FabricxError(f"{path}: line {line}: the sentence is empty; fix it.")
+                if label not in LABELS:
+                    raise FabricxError(
+                        f"{path}: line {line}: label {label!r} is not 0 or 1 (SST-2 labels: "
+                        f"0 negative, 1 positive); {redownload}, or fix that line."
+                    )
+                sentences.append(sentence)
+                labels.append(int(label))
+        except (csv.Error, UnicodeDecodeError) as err:
+            raise FabricxError(
+                f"{path}: line {reader.line_num + 1}: cannot read it as UTF-8 tab-separated "
+                f"text ({err}); {redownload}."
+            ) from err
+    if not sentences:
+        raise FabricxError(f"{path}: only a header, no rows; {redownload}.")
+    return sentences, labels
+
+
+class GlueSst2DataModule(pl.LightningDataModule):
+    """GLUE SST-2: train.tsv minus a held-out val, and dev.tsv as the test split.
+
+    The reported test number is dev accuracy, as in every published SST-2 result (GLUE's
+    test labels are not public). `val_size` sentences of train.tsv, drawn by `seed`, choose
+    the best checkpoint. Sentences are tokenized once in `setup`; batches are padded to
+    their longest sentence, and hold ``input_ids``, ``attention_mask`` and ``labels``.
+
+    Args:
+        path: folder with train.tsv and dev.tsv (or with the ``SST-2/`` folder holding them).
+        tokenizer: a Hugging Face name, a local tokenizer directory, or a WordPiece vocab.txt.
+        download: fetch and unpack the GLUE archive into `path` when the files are missing,
+            checked by MD5 (the only published checksum).
+        val_size: sentences of train.tsv held out for validation (872 by default: the size
+            of dev).
+        max_length: sub-tokens per sentence at most ([CLS] and [SEP] included; longer ones
+            are truncated).
+        batch_size, eval_batch_size, num_workers, seed: as for every datamodule.
+        num_classes: must be 2.
+
+    Raises:
+        ConfigError: num_classes is not 2, or val_size leaves no training sentence.
+        FabricxError: a missing or malformed file (named, with the line), or a bad download.
+
+    Example::
+
+        data = GlueSst2DataModule("~/data/glue", tokenizer="distilbert-base-uncased")
+    """
+
+    def __init__(
+        self,
+        path: str,
+        tokenizer: str,
+        download: bool = False,
+        val_size: int = 872,
+        max_length: int = 128,
+        batch_size: int = 32,
+        eval_batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+        num_classes: int = 2,
+    ) -> None:
+        super().__init__()
+        if num_classes != 2:
+            raise ConfigError(f"data.num_classes={num_classes}: SST-2 has 2 classes; set 2.")
+        if val_size < 1:
+            raise ConfigError(f"data.val_size={val_size} must be >= 1 (val picks the best ckpt).")
+        self.path = Path(path).expanduser()
+        self.tokenizer_name = tokenizer
+        self.download = download
+        self.val_size = val_size
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.num_classes = num_classes
+        self.encoded: dict[str, list[dict[str, Any]]] = {}
+        self.tokenizer: Any = None
+
+    def prepare_data(self) -> None:
+        folder = find_sst2_dir(self.path)
+        if not self.download or all((folder / n).is_file() for n in SPLIT_FILES.values()):
+            return
+        archive = fetch(SST2_URL, self.path / SST2_ARCHIVE, md5=SST2_MD5)
+        extract_zip(archive, self.path)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.encoded:
+            return
+        folder = find_sst2_dir(self.path)
+        train = read_sst2_tsv(folder / SPLIT_FILES["train"])
+        test = read_sst2_tsv(folder / SPLIT_FILES["test"])
+        if self.val_size >= len(train[0]):
+            raise ConfigError(
+                f"data.val_size={self.val_size} but {folder / 'train.tsv'} has {len(train[0])}"
+                " sentences, leaving none to train on; lower data.val_size."
+            )
+        # A seeded permutation, not stratified: SST-2 is near balanced (56% positive).
+        order = torch.randperm(len(train[0]), generator=torch.Generator().manual_seed(self.seed))
+        val_rows, train_rows = order[: self.val_size].tolist(), order[self.val_size :].tolist()
+        self.tokenizer = load_tokenizer(self.tokenizer_name)
+        self.encoded = {
+            "train": self._encode(train, sorted(train_rows)),
+            "val": self._encode(train, sorted(val_rows)),
+            "test": self._encode(test, range(len(test[0]))),
+        }
+
+    def _encode(self, data: tuple[list[str], list[int]], rows: Any) -> list[dict[str, Any]]:
+        sentences, labels = data
+        rows = list(rows)
+        enc = self.tokenizer(
+            [sentences[i] for i in rows], truncation=True, max_length=self.max_length,
+            return_token_type_ids=False,
+        )  # fmt: skip
+        return [
+            {"input_ids": ids, "attention_mask": mask, "labels": labels[i]}
+            for ids, mask, i in zip(enc["input_ids"], enc["attention_mask"], rows, strict=True)
+        ]
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        from transformers import DataCollatorWithPadding
+
+        collate = DataCollatorWithPadding(self.tokenizer, return_tensors="pt")
+        if shuffle:  # training: stateful, resumes mid-epoch (fabricx.data.loaders)
+            return train_loader(
+                self, self.encoded[split], self.batch_size, self.seed, self.num_workers,
+                collate_fn=lambda rows: dict(collate(rows)),
+            )  # fmt: skip
+        return eval_loader(
+            self.encoded[split], self.eval_batch_size, self.seed, self.num_workers,
+            collate_fn=lambda rows: dict(collate(rows)),
+        )  # fmt: skip
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,115 @@
+"""A BiLSTM tagger with a character CNN, trained from scratch (Ma and Hovy 2016, without the
+CRF): each word is its embedding joined with a max-pooled convolution over its characters,
+and a bidirectional LSTM over the sentence scores every word's tag.
+
+The backward direction reverses each sentence within its own length, so padding never
+reaches a real word's state: the tags of a sentence do not depend on what it was batched
+with, and the graph exports to ONNX with dynamic batch and sentence axes (no packed
+sequences, which the exporter cannot trace).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from fabricx.data.conll_words import PAD, UNK
+
+
+def reversal_index(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) positions that reverse each row's first `length` steps; padding stays put.
+
+    Built from the mask (a graph input), so the exported graph's sentence axis stays
+    symbolic rather than taking a size the LSTM's tracing rule fixed.
+    """
+    lengths = attention_mask.sum(dim=1, keepdim=True)  # (B, 1)
+    steps = torch.cumsum(torch.ones_like(attention_mask), dim=1) - 1  # (B, T): 0..T-1
+    flipped = lengths - 1 - steps
+    return torch.where(flipped >= 0, flipped, steps)
+
+
+def take_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x[b, index[b, t], :] for (B, T, D) features and a (B, T) index."""
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+class CharCNN(nn.Module):
+    """Characters -> one vector per word: embed, convolve, ReLU, max over the word."""
+
+    def __init__(self, vocab_size: int, dim: int, filters: int, width: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, dim, padding_idx=PAD)
+        self.conv = nn.Conv1d(dim, filters, kernel_size=width, padding=width // 2)
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        # (B, T, W) -> (B, T, filters)
+        b, t, w = char_ids.shape
+        x = self.embed(char_ids.reshape(b * t, w)).transpose(1, 2)  # (B*T, dim, W)
+        h = torch.relu(self.conv(x))[..., :w]  # (B*T, filters, W); an even width adds one
+        # ReLU outputs are >= 0, so zeroing padded characters leaves every maximum unchanged.
+        h = h * (char_ids.reshape(b * t, 1, w) != PAD)
+        return h.amax(dim=-1).reshape(b, t, -1)
+
+
+class BiLSTMTagger(nn.Module):
+    """Word embedding + character CNN -> BiLSTM layers -> a linear tag scorer.
+
+    Args:
+        num_classes: tags per word.
+        vocab_size: word-embedding rows (the datamodule's `vocab_size`).
+        char_vocab_size: character-embedding rows.
+        word_dim: word-embedding size.
+        char_dim: character-embedding size.
+        char_filters: character-CNN output size per word.
+        char_width: character-CNN kernel width.
+        hidden_size: LSTM units per direction.
+        num_layers: stacked BiLSTM layers.
+        dropout: on the word representations and on each layer's output.
+        word_dropout: training-time chance that a word is replaced by the unknown id, so
+            the model learns what to do with words it never saw.
+    """
+
+    export_dynamic_axes = {0: "batch", 1: "sequence"}
+
+    def __init__(
+        self,
+        num_classes: int,
+        vocab_size: int,
+        char_vocab_size: int,
+        word_dim: int = 100,
+        char_dim: int = 30,
+        char_filters: int = 50,
+        char_width: int = 3,
+        hidden_size: int = 200,
+        num_layers: int = 1,
+        dropout: float = 0.5,
+        word_dropout: float = 0.05,
+    ) -> None:
+        super().__init__()
+        self.word_embed = nn.Embedding(vocab_size, word_dim, padding_idx=PAD)
+        self.chars = CharCNN(char_vocab_size, char_dim, char_filters, char_width)
+        self.dropout = nn.Dropout(dropout)
+        self.word_dropout = word_dropout
+        sizes = [word_dim + char_filters] + [2 * hidden_size] * (num_layers - 1)
+        self.forward_lstms = nn.ModuleList(nn.LSTM(s, hidden_size, batch_first=True) for s in sizes)
+        self.backward_lstms = nn.ModuleList(
+            nn.LSTM(s, hidden_size, batch_first=True) for s in sizes
+        )
+        self.head = nn.Linear(2 * hidden_size, num_classes)
+
+    def forward(
+        self, word_ids: torch.Tensor, char_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
+        # word_ids, attention_mask: (B, T); char_ids: (B, T, W) -> logits (B, T, num_classes)
+        if self.training and self.word_dropout > 0:
+            drop = torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout
+            word_ids = word_ids.masked_fill(drop & (word_ids != PAD), UNK)
+        x = torch.cat([self.word_embed(word_ids), self.chars(char_ids)], dim=-1)
+        x = self.dropout(x)
+        # The backward LSTM reads each sentence reversed within its length (its own inverse).
+        index = reversal_index(attention_mask)
+        for fwd, bwd in zip(self.forward_lstms, self.backward_lstms, strict=True):
+            ahead, _ = fwd(x)
+            behind, _ = bwd(take_steps(x, index))
+            x = self.dropout(torch.cat([ahead, take_steps(behind, index)], dim=-1))
+        return self.head(x)

@@ -1,0 +1,359 @@
+"""Exact resume: a run killed with SIGKILL mid-epoch and resumed with `resume=auto` ends with
+the weights of the uninterrupted run (shuffled batches, dropout, random crops and flips on).
+
+The end-to-end tests kill the real `fabricx train` process as soon as its first mid-epoch
+last.ckpt exists, then resume it in the same working directory with the same overrides.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import CliResult, cli_env, read_json, run_cli
+from test_image_data import write_cifar
+from torch.utils.data import TensorDataset
+from wandb_offline import find_offline_runs, read_offline_run
+
+from fabricx import resume
+from fabricx.build.resume_callbacks import LastCheckpoint, collect_rng_states, set_rng_states
+from fabricx.config.compose import validate
+from fabricx.data.loaders import train_loader
+from fabricx.data.tensor_loader import TensorBatches, crop_and_flip
+from fabricx.errors import ConfigError
+
+# --- unit tests: the pieces, in process --------------------------------------------------
+
+
+def test_tensor_batches_resume_mid_epoch_with_augmentation():
+    x, y = torch.randn(50, 3, 8, 8), torch.arange(50)
+
+    def batches() -> TensorBatches:
+        return TensorBatches(x, y, 8, shuffle=True, seed=3, transform=crop_and_flip(2))
+
+    reference = batches()
+    epochs = [list(reference) for _ in range(3)]
+    killed = batches()
+    list(killed)  # epoch 0
+    it = iter(killed)
+    first = [next(it) for _ in range(3)]  # 3 batches into epoch 1
+    state = killed.state_dict()
+    assert (state["epoch"], state["batches"]) == (1, 3)
+
+    resumed = batches()
+    resumed.load_state_dict(state)
+    rest, next_epoch = list(resumed), list(resumed)
+    for got, want in zip([*first, *rest], epochs[1], strict=True):
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])  # crops too
+    for got, want in zip(next_epoch, epochs[2], strict=True):
+        assert torch.equal(got[0], want[0])
+
+
+def test_tensor_batches_state_after_a_whole_epoch_starts_the_next():
+    x, y = torch.randn(20, 1, 4, 4), torch.arange(20)
+    done = TensorBatches(x, y, 8, shuffle=True, seed=0)
+    list(done)
+    fresh = TensorBatches(x, y, 8, shuffle=True, seed=0)
+    fresh.load_state_dict(done.state_dict())
+    reference = TensorBatches(x, y, 8, shuffle=True, seed=0)
+    list(reference)
+    assert fresh.epoch == 1
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(fresh, reference, strict=True))
+
+
+def test_train_loader_resumes_mid_epoch_and_orders_epochs_by_seed_and_epoch():
+    data = TensorDataset(torch.arange(40.0))
+
+    class Module:  # a datamodule not attached to a trainer: one rank
+        trainer = None
+
+    def epoch(loader, n: int) -> list[list[float]]:
+        loader.sampler.set_epoch(n)  # what Lightning does at every epoch start
+        return [b[0].tolist() for b in loader]
+
+    reference = train_loader(Module(), data, 4, seed=7)
+    epochs = [epoch(reference, n) for n in range(2)]
+    assert epochs[0] != epochs[1]  # a new order every epoch
+
+    killed = train_loader(Module(), data, 4, seed=7)
+    killed.sampler.set_epoch(1)
+    it = iter(killed)
+    first = [next(it)[0].tolist() for _ in range(4)]
+    resumed = train_loader(Module(), data, 4, seed=7)
+    resumed.load_state_dict(killed.state_dict())  # the sampler's state carries the epoch
+    assert first + [b[0].tolist() for b in resumed] == epochs[1]
+
+
+def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path: Path):
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(1), np.random.seed(1), random.seed(1)
+    path = tmp_path / "rng.ckpt"
+    torch.save({"rng": collect_rng_states()}, path)
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    torch.rand(5), np.random.rand(5), random.random()  # move every generator on
+    set_rng_states(torch.load(path, weights_only=True)["rng"])
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(got[0], expected[0])
+    assert np.array_equal(got[1], expected[1]) and got[2] == expected[2]
+
+
+def test_last_checkpoint_refuses_a_negative_interval(tmp_path: Path):
+    with pytest.raises(ValueError, match="every_n_train_steps=-1 must be >= 0"):
+        LastCheckpoint(tmp_path, every_n_train_steps=-1)
+
+
+def test_config_checks_resume_and_every_n_train_steps():
+    assert validate("train", ["resume=auto"]).resume == "auto"
+    assert validate("train", []).resume is None
+    with pytest.raises(ConfigError, match="every_n_train_steps=-2 must be >= 0"):
+        validate("train", ["callbacks.checkpoint.every_n_train_steps=-2"])
+    with pytest.raises(ConfigError, match=r"last.ckpt, but this config writes none"):
+        validate("train", ["resume=auto", "callbacks.checkpoint.save_last=false"])
+    with pytest.raises(ConfigError, match="resume='' names nothing"):
+        validate("train", ["resume=''"])
+
+
+def test_compatible_refuses_model_and_data_changes_and_reports_the_rest(tmp_path: Path):
+    saved = {"model": {"hidden_sizes": [128, 64]}, "data": {"batch_size": 64, "path": "a"},
+             "trainer": {"max_epochs": 3}, "resume": None, "seed": 0}  # fmt: skip
+    same_shapes = {**saved, "data": {"batch_size": 64, "path": "b"}, "resume": "auto",
+                   "trainer": {"max_epochs": 5}}  # fmt: skip
+    changed = resume.check_compatible(saved, same_shapes, tmp_path)
+    assert changed == {"data.path": ["a", "b"], "trainer.max_epochs": [3, 5]}
+    other_model = {**saved, "model": {"hidden_sizes": [32]}, "seed": 1}
+    with pytest.raises(ConfigError) as err:
+        resume.check_compatible(saved, other_model, tmp_path)
+    refused = [p.split("=")[0] for p in err.value.problems]
+    assert refused == ["resume: model.hidden_sizes", "resume: seed"]
+    assert "[128, 64]" in err.value.problems[0] and "command.txt" in err.value.problems[0]
+
+
+def test_trim_metrics_csv_drops_the_rows_after_the_checkpoint(tmp_path: Path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("epoch,loss,step\r\n0,1.0,4\r\n0,0.9,9\r\n1,0.8,14\r\n")
+    resume._trim_metrics_csv(path, step=10)
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert [r["step"] for r in rows] == ["4", "9"]
+
+
+# --- end to end: kill a real run, resume it, compare ------------------------------------
+
+
+@dataclass
+class KilledAndResumed:
+    uninterrupted: Path  # run directory of the run that was never stopped
+    resumed: Path  # run directory of the killed run, after resume=auto finished it
+    killed_copy: Path  # the killed run's directory as the kill left it (not resumed)
+    killed_at_step: int
+    steps_per_epoch: int
+    resume_result: CliResult
+    config_before: bytes
+
+
+def kill_and_resume(
+    tmp_path: Path, args: list[str], steps_per_epoch: int, threads: int | None = None
+) -> KilledAndResumed:
+    """Run `fabricx train ARGS` once whole; once killed (SIGKILL) at its first mid-epoch
+    last.ckpt and then continued with `resume=auto` in the same directory.
+
+    `threads` sets OMP_NUM_THREADS for all three processes alike.
+    """
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    whole.mkdir(), killed.mkdir()
+
+    def env(cwd: Path) -> dict[str, str]:
+        return {**cli_env(cwd), **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+
+    result = run_cli("train", *args, cwd=whole, env=env(whole))
+    assert result.returncode == 0, result.output
+    (uninterrupted,) = result.run_dirs()
+    print(f"uninterrupted run: {result.seconds:.1f} s")
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fabricx", "train", *args],
+        cwd=killed, env=env(killed), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(killed.glob("runs/*/*/checkpoints/last.ckpt")):
+        assert proc.poll() is None, f"ended before its first checkpoint: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, "no last.ckpt within 120 s"
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)  # the real process, mid-training, no clean-up
+    proc.wait()
+    proc.stderr.close()
+    (run_dir,) = [p.parents[1] for p in killed.glob("runs/*/*/checkpoints/last.ckpt")]
+    step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    assert step % steps_per_epoch != 0, f"the kill came at an epoch end (step {step})"
+    assert not (run_dir / "metrics.json").exists(), "the run finished before the kill"
+    copy = tmp_path / "killed-copy" / run_dir.name
+    shutil.copytree(run_dir, copy)
+    config_before = (run_dir / "config.yaml").read_bytes()
+
+    resumed = run_cli("train", *args, "resume=auto", cwd=killed, env=env(killed))
+    assert resumed.returncode == 0, resumed.output
+    assert resumed.run_dirs() == [run_dir], "resume must continue the same run directory"
+    print(f"killed at step {step}; resumed run: {resumed.seconds:.1f} s")
+    return KilledAndResumed(
+        uninterrupted, run_dir, copy, step, steps_per_epoch, resumed, config_before
+    )
+
+
+def max_weight_difference(a: Path, b: Path) -> float:
+    """Largest |a - b| over every tensor of the two runs' final last.ckpt state_dicts."""
+    sa = torch.load(a / "checkpoints" / "last.ckpt", weights_only=True)
+    sb = torch.load(b / "checkpoints" / "last.ckpt", weights_only=True)
+    assert sa["global_step"] == sb["global_step"]
+    assert sa["state_dict"].keys() == sb["state_dict"].keys()
+    return max(
+        (sa["state_dict"][k].double() - sb["state_dict"][k].double()).abs().max().item()
+        for k in sa["state_dict"]
+    )
+
+
+# digits: 1257 training samples, batches of 64 -> 20 steps per epoch. A checkpoint every 3
+# steps: the first six are mid-epoch, so the kill lands mid-epoch.
+DIGITS = ["trainer.max_epochs=3", "callbacks.checkpoint.every_n_train_steps=3", "stages=[fit]",
+          "export=none", "model.dropout=0.2"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def digits_resumed(tmp_path_factory: pytest.TempPathFactory) -> KilledAndResumed:
+    return kill_and_resume(tmp_path_factory.mktemp("resume-digits"), DIGITS, steps_per_epoch=20)
+
+
+@pytest.mark.slow
+def test_killed_and_resumed_digits_run_ends_with_the_same_weights(digits_resumed):
+    diff = max_weight_difference(digits_resumed.uninterrupted, digits_resumed.resumed)
+    print(f"digits MLP (dropout, shuffling): killed at step {digits_resumed.killed_at_step}, "
+          f"max |weight difference| = {diff:.3g}")  # fmt: skip
+    assert diff == 0.0
+    record = read_json(digits_resumed.resumed / "metrics.json")
+    assert record["status"] == "ok" and record["stages"]["fit"] == "ok"
+
+
+@pytest.mark.slow
+def test_resume_keeps_the_run_records_and_appends_to_them(digits_resumed):
+    run_dir = digits_resumed.resumed
+    assert (run_dir / "config.yaml").read_bytes() == digits_resumed.config_before
+    assert "resume=auto" not in (run_dir / "command.txt").read_text()  # the first command
+    (entry,) = read_json(run_dir / resume.RESUMES_FILE)
+    assert entry["checkpoint"]["global_step"] == digits_resumed.killed_at_step
+    assert entry["checkpoint"]["file"] == "checkpoints/last.ckpt"
+    assert "resume=auto" in entry["command"] and entry["changed"] == {}
+    assert entry["provenance"]["packages"]["torch"].startswith("2.")
+    # metrics.csv: the resumed run appends; its steps run on from the checkpoint's.
+    with (run_dir / "metrics.csv").open(newline="") as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert max(steps) == 59  # 60 optimizer steps, logged from 0
+    assert (run_dir / ".hydra" / "overrides.yaml").is_file()  # the first launch's, kept
+    assert "Resuming" in digits_resumed.resume_result.output
+
+
+@pytest.mark.slow
+def test_resume_continues_the_same_wandb_run(digits_resumed):
+    run_dir = digits_resumed.resumed
+    saved_id = (run_dir / "wandb_run_id.txt").read_text().strip()
+    runs = [read_offline_run(p) for p in find_offline_runs(run_dir / "wandb")]
+    assert len(runs) == 2, "the killed part and the resumed part"
+    assert {r.run_id for r in runs} == {saved_id}
+    offline_dirs = sorted(p.name for p in (run_dir / "wandb").glob("offline-run-*"))
+    assert all(name.endswith(f"-{saved_id}") for name in offline_dirs)
+    # The resumed part logs the steps after the checkpoint, up to the last one.
+    logged = [h["trainer/global_step"] for h in runs[-1].history if "trainer/global_step" in h]
+    assert min(logged) >= digits_resumed.killed_at_step and max(logged) >= 59
+
+
+@pytest.mark.slow
+def test_resume_refuses_a_changed_model(digits_resumed):
+    copy = digits_resumed.killed_copy
+    result = run_cli("train", *DIGITS, f"resume={copy}", "model.hidden_sizes=[32]",
+                     cwd=copy.parent)  # fmt: skip
+    assert result.returncode == 2, result.output
+    assert "resume: model.hidden_sizes=[32] but" in result.stderr
+    assert "[128, 64]" in result.stderr and "Traceback" not in result.output
+    assert not (copy / "metrics.json").exists() and not (copy / resume.RESUMES_FILE).exists()
+
+
+@pytest.mark.slow
+def test_killed_and_resumed_cifar_run_with_crops_and_flips_is_exact(tmp_path: Path):
+    # 5 x 64 training images, 64 held out: 256 / 16 = 16 steps per epoch; random crop and
+    # flip per batch from TensorBatches' generator, whose state the checkpoint carries.
+    data = write_cifar(tmp_path / "cifar", per_batch=64)
+    args = [
+        "data=cifar10", f"data.path={data}", "data.val_size=64", "data.batch_size=16",
+        "data.augment=true", "model=resnet18", "model.width=4", "trainer.max_epochs=3",
+        "callbacks.checkpoint.every_n_train_steps=3", "stages=[fit]", "export=none",
+        "logger=csv",
+    ]  # fmt: skip
+    # One thread: a ResNet's OpenMP threads crawl when another process shares the 2 cores.
+    runs = kill_and_resume(tmp_path, args, steps_per_epoch=16, threads=1)
+    diff = max_weight_difference(runs.uninterrupted, runs.resumed)
+    print(f"CIFAR ResNet-18 (crop+flip): killed at step {runs.killed_at_step}, "
+          f"max |weight difference| = {diff:.3g}")  # fmt: skip
+    assert diff == 0.0
+
+
+@pytest.mark.slow
+def test_resume_auto_with_nothing_to_resume_starts_a_new_run(tmp_path: Path):
+    args = ["trainer.max_epochs=1", "stages=[fit]", "export=none", "logger=csv", "resume=auto"]
+    first = run_cli("train", *args, cwd=tmp_path)
+    assert first.returncode == 0, first.output
+    assert "resume=auto: no run of experiment 'default'" in first.stderr
+    assert "starting a new run" in first.stderr
+    (run_dir,) = first.run_dirs()
+    assert not (run_dir / resume.RESUMES_FILE).exists()
+    # The newest run finished: resume=auto starts another one rather than redo it.
+    second = run_cli("train", *args, cwd=tmp_path)
+    assert second.returncode == 0, second.output
+    assert f"{run_dir.name}, finished; starting a new run" in second.stderr
+    assert len(second.run_dirs()) == 2
+
+
+@pytest.mark.slow
+def test_resume_of_a_path_that_is_no_run_exits_2(tmp_path: Path):
+    result = run_cli("train", "resume=/not/a/run", cwd=tmp_path)
+    assert result.returncode == 2, result.output
+    assert "resume=/not/a/run: no such directory" in result.stderr
+    assert "Traceback" not in result.output and not (tmp_path / "runs").exists()
+
+    plain_dir = tmp_path / "somewhere"
+    plain_dir.mkdir()
+    result = run_cli("train", f"resume={plain_dir}", cwd=tmp_path)
+    assert result.returncode == 2 and "not a fabricx run directory" in result.stderr
+
+    (plain_dir / "config.yaml").write_text(yaml.safe_dump({"seed": 0}))
+    result = run_cli("train", f"resume={plain_dir}", cwd=tmp_path)
+    assert result.returncode == 2, result.output
+    assert "checkpoints/last.ckpt does not exist, so there is nothing to resume" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_a_resumed_sweep_skips_finished_jobs_and_resumes_the_others(tmp_path: Path):
+    args = ["-m", "seed=0,1", "trainer.max_epochs=1", "stages=[fit]", "export=none",
+            "logger=csv", "resume=auto"]  # fmt: skip
+    first = run_cli("train", *args, cwd=tmp_path)
+    assert first.returncode == 0, first.output
+    (sweep,) = (tmp_path / "runs" / "default").glob("*-multirun")
+    (sweep / "1" / "metrics.json").unlink()  # as if job 1 had been killed after its checkpoint
+    second = run_cli("train", *args, cwd=tmp_path)
+    assert second.returncode == 0, second.output
+    assert list((tmp_path / "runs" / "default").glob("*-multirun")) == [sweep]
+    assert "0 already finished; nothing to do" in second.output
+    assert not (sweep / "0" / resume.RESUMES_FILE).exists()
+    assert len(read_json(sweep / "1" / resume.RESUMES_FILE)) == 1
+    assert read_json(sweep / "1" / "metrics.json")["status"] == "ok"
