@@ -12,11 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
-from torch.utils.data import DataLoader
-
 from fabricx.data.conll import Sentence, read_conll
-from fabricx.data.loaders import eval_loader, train_loader
+from fabricx.data.loaders import SplitLoaders
 from fabricx.errors import ConfigError, FabricxError
 
 CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
@@ -47,7 +44,7 @@ def load_tokenizer(name_or_path: str) -> Any:
     return tokenizer
 
 
-class Conll2003DataModule(pl.LightningDataModule):
+class Conll2003DataModule(SplitLoaders):
     """Train/val/test splits of a CoNLL folder, tokenized once, padded per batch.
 
     Args:
@@ -88,6 +85,7 @@ class Conll2003DataModule(pl.LightningDataModule):
         self.sentences: dict[str, list[Sentence]] = {}
         self.encoded: dict[str, list[dict[str, list[int]]]] = {}
         self.tokenizer: Any = None
+        self._collator: Any = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.encoded:
@@ -121,27 +119,15 @@ class Conll2003DataModule(pl.LightningDataModule):
             "labels": labels,
         }
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def samples(self, split: str) -> list[dict[str, list[int]]]:
+        return self.encoded[split]
+
+    def collate(self, rows: list[dict[str, list[int]]]) -> dict[str, Any]:
+        """Pad to the batch's longest sentence; labels with IGNORE."""
         from transformers import DataCollatorForTokenClassification
 
-        collate = DataCollatorForTokenClassification(
-            self.tokenizer, label_pad_token_id=IGNORE, return_tensors="pt"
-        )
-        if shuffle:  # training: stateful, resumes mid-epoch (fabricx.data.loaders)
-            return train_loader(
-                self, self.encoded[split], self.batch_size, self.seed, self.num_workers,
-                collate_fn=lambda rows: dict(collate(rows)),
-            )  # fmt: skip
-        return eval_loader(
-            self.encoded[split], self.eval_batch_size, self.seed, self.num_workers,
-            collate_fn=lambda rows: dict(collate(rows)),
-        )  # fmt: skip
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        if self._collator is None:
+            self._collator = DataCollatorForTokenClassification(
+                self.tokenizer, label_pad_token_id=IGNORE, return_tensors="pt"
+            )
+        return dict(self._collator(rows))

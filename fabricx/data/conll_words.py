@@ -19,13 +19,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader
 
 from fabricx.data.conll import Sentence, read_conll
 from fabricx.data.conll2003 import CONLL2003_LABELS, IGNORE, SPLIT_FILES
-from fabricx.data.loaders import eval_loader, train_loader
+from fabricx.data.loaders import SplitLoaders
 from fabricx.errors import ConfigError, FabricxError
 
 PAD, UNK = 0, 1
@@ -47,7 +45,7 @@ def build_vocab(counts: Counter[str], size: int, min_freq: int) -> list[str]:
     return SPECIALS + ranked[: size - len(SPECIALS)]
 
 
-class Conll2003WordsDataModule(pl.LightningDataModule):
+class Conll2003WordsDataModule(SplitLoaders):
     """Train/val/test splits of a CoNLL folder as word ids, character ids and tag ids.
 
     Args:
@@ -179,22 +177,5 @@ class Conll2003WordsDataModule(pl.LightningDataModule):
             "labels": labels,
         }
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        if shuffle:  # training: stateful, resumes mid-epoch (fabricx.data.loaders)
-            return train_loader(
-                self, self._encode(split), self.batch_size, self.seed, self.num_workers,
-                collate_fn=self.collate,
-            )  # fmt: skip
-        return eval_loader(
-            self._encode(split), self.eval_batch_size, self.seed, self.num_workers,
-            collate_fn=self.collate,
-        )  # fmt: skip
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+    def samples(self, split: str) -> list[dict[str, list[Any]]]:
+        return self._encode(split)

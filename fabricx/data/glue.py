@@ -13,13 +13,11 @@ import csv
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader
 
 from fabricx.data.conll2003 import load_tokenizer
 from fabricx.data.download import extract_zip, fetch
-from fabricx.data.loaders import eval_loader, train_loader
+from fabricx.data.loaders import SplitLoaders
 from fabricx.errors import ConfigError, FabricxError
 
 SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
@@ -112,7 +110,7 @@ def read_sst2_tsv(path: Path) -> tuple[list[str], list[int]]:
     return sentences, labels
 
 
-class GlueSst2DataModule(pl.LightningDataModule):
+class GlueSst2DataModule(SplitLoaders):
     """GLUE SST-2: train.tsv minus a held-out val, and dev.tsv as the test split.
 
     The reported test number is dev accuracy, as in every published SST-2 result (GLUE's
@@ -171,6 +169,7 @@ class GlueSst2DataModule(pl.LightningDataModule):
         self.num_classes = num_classes
         self.encoded: dict[str, list[dict[str, Any]]] = {}
         self.tokenizer: Any = None
+        self._collator: Any = None
 
     def prepare_data(self) -> None:
         folder = find_sst2_dir(self.path)
@@ -212,25 +211,13 @@ class GlueSst2DataModule(pl.LightningDataModule):
             for ids, mask, i in zip(enc["input_ids"], enc["attention_mask"], rows, strict=True)
         ]
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def samples(self, split: str) -> list[dict[str, Any]]:
+        return self.encoded[split]
+
+    def collate(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Pad to the batch's longest sentence (DataCollatorWithPadding)."""
         from transformers import DataCollatorWithPadding
 
-        collate = DataCollatorWithPadding(self.tokenizer, return_tensors="pt")
-        if shuffle:  # training: stateful, resumes mid-epoch (fabricx.data.loaders)
-            return train_loader(
-                self, self.encoded[split], self.batch_size, self.seed, self.num_workers,
-                collate_fn=lambda rows: dict(collate(rows)),
-            )  # fmt: skip
-        return eval_loader(
-            self.encoded[split], self.eval_batch_size, self.seed, self.num_workers,
-            collate_fn=lambda rows: dict(collate(rows)),
-        )  # fmt: skip
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        if self._collator is None:
+            self._collator = DataCollatorWithPadding(self.tokenizer, return_tensors="pt")
+        return dict(self._collator(rows))

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable, Sized
 from typing import Any
 
+import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
@@ -100,3 +101,41 @@ def eval_loader(
         collate_fn=collate_fn,
         generator=torch.Generator().manual_seed(seed),  # keeps the global RNG untouched
     )
+
+
+class SplitLoaders(pl.LightningDataModule):
+    """A datamodule whose three loaders differ only in their samples: the train loader is
+    stateful and shuffled (`train_loader`), val and test keep stored order (`eval_loader`).
+
+    Subclasses set `batch_size`, `eval_batch_size`, `seed`, `num_workers` and give
+    `samples(split)` (split: "train", "val" or "test") and `collate(rows)`.
+    """
+
+    batch_size: int
+    eval_batch_size: int
+    seed: int
+    num_workers: int
+
+    def samples(self, split: str) -> Dataset:
+        raise NotImplementedError
+
+    def collate(self, rows: list[Any]) -> Any:
+        raise NotImplementedError
+
+    def train_dataloader(self) -> StatefulDataLoader:
+        return train_loader(
+            self, self.samples("train"), self.batch_size, self.seed, self.num_workers,
+            collate_fn=self.collate,
+        )  # fmt: skip
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader("test")
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        return eval_loader(
+            self.samples(split), self.eval_batch_size, self.seed, self.num_workers,
+            collate_fn=self.collate,
+        )  # fmt: skip
