@@ -142,19 +142,12 @@ CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "
 
 
 @dataclass
-class Conll2003DataConfig(DataConfig):
-    """CoNLL-2003 NER from a folder with train.txt, valid.txt, test.txt (2 or 4 columns)."""
+class ConllDataConfig(DataConfig):
+    """A CoNLL folder (train.txt, valid.txt, test.txt; 2 or 4 columns) and its tag set."""
 
-    _target_: str = "fabricx.data.conll2003.Conll2003DataModule"
     path: str = field(default=MISSING, metadata=_help("Folder with train/valid/test.txt."))
-    tokenizer: str = field(
-        default=MISSING, metadata=_help("Hub name, tokenizer directory, or a vocab.txt file.")
-    )
     labels: list[str] = field(default_factory=lambda: list(CONLL2003_LABELS))
     num_classes: int = 9
-    max_length: int = field(default=128, metadata=_help("Sub-tokens per sentence at most."))
-    batch_size: int = 32
-    eval_batch_size: int = 64
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -163,18 +156,31 @@ class Conll2003DataConfig(DataConfig):
                 f"data.num_classes={self.num_classes} but data.labels has {len(self.labels)} tags;"
                 " make them agree."
             )
+
+
+@dataclass
+class Conll2003DataConfig(ConllDataConfig):
+    """CoNLL-2003 NER through a fast tokenizer (sub-tokens, first one labelled)."""
+
+    _target_: str = "fabricx.data.conll2003.Conll2003DataModule"
+    tokenizer: str = field(
+        default=MISSING, metadata=_help("Hub name, tokenizer directory, or a vocab.txt file.")
+    )
+    max_length: int = field(default=128, metadata=_help("Sub-tokens per sentence at most."))
+    batch_size: int = 32
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.max_length < 3:
             raise ConfigError(f"data.max_length={self.max_length} must be >= 3.")
 
 
 @dataclass
-class Conll2003WordsDataConfig(DataConfig):
+class Conll2003WordsDataConfig(ConllDataConfig):
     """CoNLL-2003 as word and character ids (vocabularies from train.txt), no tokenizer."""
 
     _target_: str = "fabricx.data.conll_words.Conll2003WordsDataModule"
-    path: str = field(default=MISSING, metadata=_help("Folder with train/valid/test.txt."))
-    labels: list[str] = field(default_factory=lambda: list(CONLL2003_LABELS))
-    num_classes: int = 9
     vocab_size: int = field(default=30000, metadata=_help("Word ids at most (embedding rows)."))
     char_vocab_size: int = field(default=128, metadata=_help("Character ids at most."))
     min_freq: int = field(default=1, metadata=_help("Training count a word needs for an id."))
@@ -185,11 +191,6 @@ class Conll2003WordsDataConfig(DataConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.num_classes != len(self.labels):
-            raise ConfigError(
-                f"data.num_classes={self.num_classes} but data.labels has {len(self.labels)} tags;"
-                " make them agree."
-            )
         for key in ("vocab_size", "char_vocab_size"):
             if getattr(self, key) < 3:
                 raise ConfigError(f"data.{key}={getattr(self, key)} must be >= 3 (pad, unk, one).")

@@ -21,6 +21,13 @@ SPLIT_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
 IGNORE = -100
 
 
+def tag_ids(labels: list[str], num_classes: int) -> dict[str, int]:
+    """Each tag's class id; `num_classes` must count the tags (the model's output size)."""
+    if num_classes != len(labels):
+        raise ConfigError(f"data.num_classes={num_classes} but data.labels has {len(labels)} tags.")
+    return {tag: i for i, tag in enumerate(labels)}
+
+
 def load_tokenizer(name_or_path: str) -> Any:
     """A fast tokenizer from a hub name, a local directory, or a BERT `vocab.txt` file."""
     import inspect
@@ -72,11 +79,7 @@ class Conll2003DataModule(SplitLoaders):
         self.path = Path(path).expanduser()
         self.tokenizer_name = tokenizer
         self.labels = list(labels or CONLL2003_LABELS)
-        if num_classes != len(self.labels):
-            raise ConfigError(
-                f"data.num_classes={num_classes} but data.labels has {len(self.labels)} tags."
-            )
-        self.label_ids = {tag: i for i, tag in enumerate(self.labels)}
+        self.label_ids = tag_ids(self.labels, num_classes)
         self.max_length = max_length
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size

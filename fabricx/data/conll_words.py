@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from fabricx.data.conll import Sentence, read_conll
-from fabricx.data.conll2003 import CONLL2003_LABELS, IGNORE, SPLIT_FILES
+from fabricx.data.conll2003 import CONLL2003_LABELS, IGNORE, SPLIT_FILES, tag_ids
 from fabricx.data.loaders import SplitLoaders
 from fabricx.errors import ConfigError, FabricxError
 
@@ -80,11 +80,7 @@ class Conll2003WordsDataModule(SplitLoaders):
         super().__init__()
         self.path = Path(path).expanduser()
         self.labels = list(labels or CONLL2003_LABELS)
-        if num_classes != len(self.labels):
-            raise ConfigError(
-                f"data.num_classes={num_classes} but data.labels has {len(self.labels)} tags."
-            )
-        self.label_ids = {tag: i for i, tag in enumerate(self.labels)}
+        self.label_ids = tag_ids(self.labels, num_classes)
         self.vocab_size = vocab_size
         self.char_vocab_size = char_vocab_size
         self.min_freq = min_freq
