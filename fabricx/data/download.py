@@ -138,6 +138,12 @@ def fetch_first(urls: Sequence[str], dest: Path, sha256: str, timeout_s: float =
     raise FabricxError(f"{dest}: every mirror failed:\n  " + "\n  ".join(reasons))
 
 
+def _lands_inside(root: Path, name: str) -> bool:
+    """Whether an archive member called `name` unpacks inside the resolved folder `root`."""
+    target = (root / name).resolve()
+    return target == root or root in target.parents
+
+
 def extract_tar(archive: Path, dest: Path) -> Path:
     """Unpack a .tar/.tar.gz into `dest`, refusing members that would land outside it.
 
@@ -153,9 +159,8 @@ def extract_tar(archive: Path, dest: Path) -> Path:
         with tarfile.open(archive) as tar:
             members = tar.getmembers()
             for member in members:
-                target = (root / member.name).resolve()
                 unsafe = member.issym() or member.islnk() or member.isdev()
-                if unsafe or (target != root and root not in target.parents):
+                if unsafe or not _lands_inside(root, member.name):
                     raise FabricxError(
                         f"{archive}: member {member.name!r} is a link or lies outside {dest};"
                         " refusing to unpack it. Download the official archive again."
@@ -187,8 +192,7 @@ def extract_zip(archive: Path, dest: Path) -> Path:
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()
             for member in members:
-                target = (root / member.filename).resolve()
-                if target != root and root not in target.parents:
+                if not _lands_inside(root, member.filename):
                     raise FabricxError(
                         f"{archive}: member {member.filename!r} lies outside {dest}; refusing"
                         " to unpack it. Download the official archive again."
