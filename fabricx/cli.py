@@ -16,6 +16,7 @@ from fabricx.hydra_main import run_hydra
 
 VERBS = {
     "train": "train, test, export and verify one experiment (-m sweeps over overrides)",
+    "sweep": "Optuna search: pruned, parallel (local or SLURM), resumable: sweep recipe=NAME",
     "eval": "re-evaluate a finished run with its own saved config: fabricx eval run=<dir>",
     "export": "export a finished run again, no training: fabricx export run=<dir> export=[...]",
     "bench": "latency and throughput by runtime and batch size: fabricx bench run=<dir>",
@@ -36,6 +37,8 @@ examples:
   fabricx train                                  # digits MLP -> ONNX, verified, W&B offline
   fabricx train optim=sgd trainer.max_epochs=5 precision=bf16-mixed
   fabricx train -m optim.lr=0.01,0.001 seed=1,2  # one run directory per job
+  fabricx sweep recipe=digits_mlp sweep.n_trials=20 sweep.workers=2
+  fabricx train from_sweep=runs/digits_mlp/sweeps/digits_mlp   # the best trial, in full
   fabricx config optim=sgd                       # composed config, validated
   fabricx eval run=runs/default/<timestamp>-<id>
   fabricx export run=runs/default/<timestamp>-<id> export=[onnx,onnx_fp16,onnx_int8]
@@ -46,7 +49,7 @@ examples:
 Every verb takes Hydra's flags (--cfg job, --info, -m, --config-dir DIR, --help).
 Exit status: 0 done, 1 a stage failed, 2 a config error (named with its source and a fix),
 3 done but a requested target was skipped (e.g. tensorrt without a GPU), 4 a recipe's
-number was not reproduced.
+number was not reproduced, 5 a sweep trial was pruned.
 """
 
 
@@ -65,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         rest = quote_numeric_choices(rest, _config_dir_flag(rest))
     handlers: dict[str, Callable[[list[str]], int]] = {
         "train": _train,
+        "sweep": _sweep,
         "eval": _eval,
         "export": _export,
         "bench": _bench,
@@ -117,6 +121,10 @@ def _composes(args: Any) -> bool:
 def _train(rest: list[str]) -> int:
     from fabricx.config.compose import validate
 
+    if any(a.startswith(("from_sweep=", "sweep_trial=")) for a in rest):
+        from fabricx.sweep.best import expand_from_sweep  # the best trial's own overrides
+
+        rest = expand_from_sweep(rest)
     args = _hydra_args(rest)
     if _composes(args):
         typed = validate(
@@ -135,6 +143,46 @@ def _train(rest: list[str]) -> int:
 
             rest = [*rest, *hydra_overrides(typed, args.overrides, args.multirun)]
     return run_hydra("train", rest, "fabricx.runner:train_job")
+
+
+def _sweep(rest: list[str]) -> int:
+    from fabricx.config.compose import validate
+
+    args = _hydra_args(rest)
+    if args.multirun:
+        raise ConfigError(
+            "fabricx sweep runs its trials itself: drop -m. The search space is sweep.params "
+            "(search_space=NAME), the budget sweep.n_trials."
+        )
+    rest = _with_recipe_search_space(rest, args)
+    args = _hydra_args(rest)
+    if _composes(args):
+        typed = validate("sweep", args.overrides, config_dir=args.config_dir)
+        if _runs_a_job(args):
+            try:
+                import optuna  # noqa: F401
+            except ImportError:
+                raise ConfigError(
+                    "fabricx sweep needs Optuna: pip install 'fabricx[cluster]'."
+                ) from None
+            from fabricx.build.hardware import check_hardware
+            from fabricx.sweep.space import check_space
+
+            check_space(typed, args.overrides, args.config_dir)  # every value, before trial 0
+            check_hardware(typed)
+    return run_hydra("sweep", rest, "fabricx.sweep.driver:sweep_job")
+
+
+def _with_recipe_search_space(rest: list[str], args: Any) -> list[str]:
+    """`recipe=NAME` brings conf/search_space/NAME.yaml along unless search_space= is given."""
+    from fabricx.config.paths import group_options
+
+    keys = {o.split("=", 1)[0].lstrip("+~") for o in args.overrides}
+    recipe = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("recipe=")), None)
+    if recipe and "search_space" not in keys:
+        if recipe in (group_options("search_space", args.config_dir) or []):
+            return [*rest, f"search_space={recipe}"]
+    return rest
 
 
 def _eval(rest: list[str]) -> int:

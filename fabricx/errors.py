@@ -42,6 +42,15 @@ class TargetsSkipped(FabricxError):
     exit_code = 3
 
 
+class TrialPruned(FabricxError):
+    """A sweep trial stopped early by the study's pruner: a result, not a failure (exit 5).
+
+    The sweep worker records the trial as pruned; metrics.json says status "pruned".
+    """
+
+    exit_code = 5
+
+
 def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str:
     """Return ' Did you mean: a, b?' for the closest candidates, or '' when none is close."""
     candidates = list(candidates)
@@ -71,6 +80,8 @@ def report(err: FabricxError) -> None:
         kind = "config error"
     elif isinstance(err, TargetsSkipped):
         kind = "skipped"
+    elif isinstance(err, TrialPruned):
+        kind = "pruned"
     problems = getattr(err, "problems", None) or [str(err)]
     if len(problems) == 1:
         print(f"fabricx: {kind}: {problems[0]}", file=sys.stderr)

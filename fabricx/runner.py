@@ -20,7 +20,7 @@ from fabricx.build.components import build_datamodule, build_model, build_task
 from fabricx.build.trainer import build_trainer
 from fabricx.config.schema import STAGES, TrainConfig
 from fabricx.config.typed import plain, to_typed
-from fabricx.errors import TargetsSkipped
+from fabricx.errors import TargetsSkipped, TrialPruned
 from fabricx.hydra_main import job_arguments
 from fabricx.logs import route_lightning_logs
 from fabricx.preemption import Preempted, requeued
@@ -92,6 +92,9 @@ def run_stages(ctx: RunContext, stages: list[str]) -> None:
         status = "ok"
     except Preempted:
         status = "preempted"  # the checkpoint is saved; the job is requeued and resumes
+        raise
+    except TrialPruned:
+        status = "pruned"  # a sweep's pruner stopped it: the study records it as pruned
         raise
     except BaseException as err:
         ctx.error = f"{type(err).__name__}: {err}"  # metrics.json says why, not only where

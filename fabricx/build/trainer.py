@@ -21,6 +21,7 @@ from fabricx.config.schema import (
     TrainConfig,
 )
 from fabricx.errors import ConfigError, did_you_mean
+from fabricx.sweep.pruning import pruning_callbacks
 
 
 def build_strategy(cfg: StrategyConfig, model: nn.Module | None = None) -> Any:
@@ -169,7 +170,10 @@ def build_trainer(
         deterministic=t.deterministic,
         fast_dev_run=t.fast_dev_run or False,
         num_sanity_val_steps=t.num_sanity_val_steps,
-        callbacks=build_callbacks(cfg.callbacks, run_dir, has_logger=bool(loggers)),
+        callbacks=[
+            *build_callbacks(cfg.callbacks, run_dir, has_logger=bool(loggers)),
+            *pruning_callbacks(),  # only in a sweep trial (fabricx.sweep.pruning)
+        ],
         logger=loggers or False,
         enable_checkpointing=cfg.callbacks.checkpoint.enabled,
         enable_progress_bar=cfg.callbacks.progress_bar != "none",

@@ -1068,7 +1068,10 @@ def register_configs() -> None:
     """Put every schema in Hydra's ConfigStore; called once by fabricx.config.compose."""
     from hydra.core.config_store import ConfigStore
 
+    from fabricx.config.sweep_schema import SweepRunConfig  # it builds on TrainConfig
+
     store = ConfigStore.instance()
+    store.store(name="base_sweep", node=SweepRunConfig)
     for name, node in PRIMARY_SCHEMAS.items():
         store.store(name=name, node=node)
     for group, schemas in GROUP_SCHEMAS.items():

@@ -7,6 +7,7 @@ the train loader's position and (fabricx's RngStates callback) the RNG states, a
 from __future__ import annotations
 
 from fabricx.stages.context import RunContext
+from fabricx.sweep.pruning import raise_if_pruned
 
 
 def run(ctx: RunContext) -> None:
@@ -20,3 +21,4 @@ def run(ctx: RunContext) -> None:
     for key, value in ctx.trainer.callback_metrics.items():
         if key.startswith(("train/", "val/")) and not key.endswith(("_step", "_epoch")):
             ctx.metrics[key] = float(value)
+    raise_if_pruned(ctx.trainer)  # a sweep trial its pruner stopped ends here (exit 5)

@@ -1,0 +1,216 @@
+"""The typed schema of `fabricx sweep`: the search space, the study and its workers.
+
+`conf/sweep.yaml` is the train config plus a `sweep:` node; the search space of a recipe
+lives in `conf/search_space/<recipe>.yaml`, which the sweep config selects by the recipe's
+name. Like fabricx.config.schema, nothing here imports torch, lightning or optuna.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import II, MISSING
+
+from fabricx.config.schema import TrainConfig, _help
+from fabricx.errors import ConfigError, check_choice
+
+PARAM_TYPES = ("float", "int", "categorical")
+SAMPLERS = ("tpe", "random", "cmaes", "grid")
+PRUNERS = ("median", "percentile", "hyperband", "none")
+DIRECTIONS = ("maximize", "minimize")
+SWEEP_LAUNCHERS = ("local", "slurm")
+
+
+@dataclass
+class ParamConfig:
+    """One dimension of the search space, keyed by the override it sets (`optim.lr`, `optim`).
+
+    float and int take low/high (step, log); categorical takes choices (group options work:
+    `optim: {type: categorical, choices: [adamw, sgd]}`). `when` makes it conditional: the
+    parameter is sampled only in trials where the earlier parameters named take those values.
+    """
+
+    type: str = field(default=MISSING, metadata=_help(f"One of {PARAM_TYPES}."))
+    low: float | None = None
+    high: float | None = None
+    step: float | None = field(default=None, metadata=_help("Spacing of values; none: any."))
+    log: bool = field(default=False, metadata=_help("Sample on a log scale (float, int)."))
+    choices: list[Any] | None = None
+    when: dict[str, Any] | None = field(
+        default=None, metadata=_help("Sample only when earlier params have these values.")
+    )
+
+    def check(self, name: str, earlier: list[str]) -> None:
+        key = f"sweep.params.{name}"
+        check_choice(f"{key}.type", self.type, PARAM_TYPES)
+        if self.type == "categorical":
+            if not self.choices:
+                raise ConfigError(f"{key}: a categorical parameter needs choices: [a, b, ...].")
+        elif self.low is None or self.high is None or self.low >= self.high:
+            raise ConfigError(
+                f"{key}: a {self.type} parameter needs low < high (got low={self.low}, "
+                f"high={self.high})."
+            )
+        elif self.log and (self.low <= 0 or self.step is not None):
+            raise ConfigError(f"{key}: log=true needs low > 0 and no step.")
+        elif self.type == "int" and not (float(self.low).is_integer() and float(self.high).is_integer()):
+            raise ConfigError(f"{key}: an int parameter needs whole low and high.")
+        for other in self.when or {}:
+            if other not in earlier:
+                raise ConfigError(
+                    f"{key}.when names '{other}', which is not a parameter listed before "
+                    f"{name}; list the parameters it depends on first ({earlier or 'none yet'})."
+                )
+
+
+@dataclass
+class ObjectiveConfig:
+    """A value the study optimizes: a key of the trial's metrics.json, and its direction."""
+
+    metric: str = field(default=MISSING, metadata=_help("Key in metrics.json, e.g. val/acc."))
+    direction: str = field(default=MISSING, metadata=_help(f"One of {DIRECTIONS}."))
+
+    def __post_init__(self) -> None:
+        check_choice("sweep.objectives[].direction", self.direction, DIRECTIONS)
+
+
+@dataclass
+class SamplerConfig:
+    name: str = field(default="tpe", metadata=_help(f"One of {SAMPLERS}."))
+    seed: int | None = II("seed")
+    n_startup_trials: int = field(
+        default=5, metadata=_help("tpe, cmaes: random trials before the model takes over.")
+    )
+
+    def __post_init__(self) -> None:
+        check_choice("sweep.sampler.name", self.name, SAMPLERS)
+
+
+@dataclass
+class PrunerConfig:
+    """When a trial stops early: compared, every validation epoch, with the other trials."""
+
+    name: str = field(default="median", metadata=_help(f"One of {PRUNERS}."))
+    n_startup_trials: int = field(
+        default=3, metadata=_help("median, percentile: trials finished before any is pruned.")
+    )
+    n_warmup_steps: int = field(
+        default=1, metadata=_help("median, percentile: epochs a trial runs before it may stop.")
+    )
+    percentile: float = field(default=25.0, metadata=_help("percentile: keep the best N%."))
+    min_resource: int = field(default=1, metadata=_help("hyperband: epochs of the first rung."))
+    max_resource: int = field(default=II("trainer.max_epochs"), metadata=_help("hyperband."))
+    reduction_factor: int = field(default=3, metadata=_help("hyperband: 1/N go on per rung."))
+
+    def __post_init__(self) -> None:
+        check_choice("sweep.pruner.name", self.name, PRUNERS)
+        if not 0.0 < self.percentile < 100.0:
+            raise ConfigError(f"sweep.pruner.percentile={self.percentile} must be in (0, 100).")
+
+
+@dataclass
+class SweepSlurmConfig:
+    """sweep.launcher=slurm: the workers run as one SLURM job array, through submitit."""
+
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    timeout_min: int = 240
+    cpus_per_task: int | None = None
+    gpus_per_node: int | None = field(default=None, metadata=_help("GPUs of each worker."))
+    mem_gb: float | None = None
+    setup: list[str] = field(default_factory=list, metadata=_help("Shell lines run first."))
+    additional_parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SweepConfig:
+    """`fabricx sweep`: an Optuna study whose trials are ordinary `fabricx train` runs."""
+
+    study_name: str = field(default=II("experiment"), metadata=_help("Same name: resumes."))
+    dir: str = field(
+        default="${paths.runs_dir}/${experiment}/sweeps/${sweep.study_name}",
+        metadata=_help("The sweep directory: storage, trials/, report."),
+    )
+    n_trials: int = field(default=20, metadata=_help("The study's budget of trials, in all."))
+    workers: int = field(default=1, metadata=_help("Processes (or array tasks) pulling trials."))
+    launcher: str = field(default="local", metadata=_help(f"One of {SWEEP_LAUNCHERS}."))
+    storage: str | None = field(
+        default=None,
+        metadata=_help(
+            "null: a journal file in the sweep directory; or an RDB URL (sqlite:///f.db, "
+            "postgresql://user@host/db) or a journal file path (*.log, *.journal)."
+        ),
+    )
+    objectives: list[ObjectiveConfig] = field(
+        default_factory=list,
+        metadata=_help("[]: the task's monitored metric and mode (task.monitor, task.mode)."),
+    )
+    params: dict[str, ParamConfig] = field(default_factory=dict)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    pruner: PrunerConfig = field(default_factory=PrunerConfig)
+    heartbeat_s: int = field(
+        default=10, metadata=_help("Running trials record a heartbeat this often.")
+    )
+    grace_s: int = field(
+        default=60, metadata=_help("A trial silent this long lost its worker: failed, retried.")
+    )
+    max_retries: int = field(default=1, metadata=_help("Retries of a trial that lost its worker."))
+    report_only: bool = field(default=False, metadata=_help("Write the report; run no trial."))
+    wait: bool = field(default=True, metadata=_help("slurm: wait for the array, then report."))
+    slurm: SweepSlurmConfig = field(default_factory=SweepSlurmConfig)
+
+    def __post_init__(self) -> None:
+        check_choice("sweep.launcher", self.launcher, SWEEP_LAUNCHERS)
+        if self.n_trials < 1 or self.workers < 1:
+            raise ConfigError(
+                f"sweep.n_trials={self.n_trials} and sweep.workers={self.workers} must be >= 1."
+            )
+        if self.heartbeat_s < 1 or self.grace_s <= self.heartbeat_s:
+            raise ConfigError(
+                f"sweep.heartbeat_s={self.heartbeat_s} and sweep.grace_s={self.grace_s}: need "
+                "1 <= heartbeat_s < grace_s (a trial is lost after grace_s without a beat)."
+            )
+        if self.max_retries < 0:
+            raise ConfigError(f"sweep.max_retries={self.max_retries} must be >= 0.")
+        names = list(self.params)
+        for i, name in enumerate(names):
+            self.params[name].check(name, names[:i])
+        if self.sampler.name == "grid":
+            for name, param in self.params.items():
+                if param.type == "float" and param.step is None:
+                    raise ConfigError(
+                        f"sweep.params.{name}: the grid sampler needs discrete values; give "
+                        "a step, or make it categorical with choices."
+                    )
+        if len(self.objectives) > 1 and self.pruner.name != "none":
+            raise ConfigError(
+                f"sweep.objectives has {len(self.objectives)} objectives, and Optuna prunes "
+                "single-objective studies only: set sweep.pruner.name=none."
+            )
+
+
+@dataclass
+class SweepRunConfig(TrainConfig):
+    """`fabricx sweep`: the train config every trial starts from, plus the study."""
+
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.sweep.params:
+            raise ConfigError(
+                "sweep.params is empty: nothing to search. Pick a search space, e.g. "
+                "search_space=digits_mlp (conf/search_space/), or write your own there."
+            )
+        if not self.sweep.objectives:
+            direction = "maximize" if self.task.mode == "max" else "minimize"
+            self.sweep.objectives = [ObjectiveConfig(self.task.monitor, direction)]
+        monitor = self.sweep.objectives[0].metric
+        if self.sweep.pruner.name != "none" and monitor not in self.task.logged_keys:
+            raise ConfigError(
+                f"sweep.pruner.name={self.sweep.pruner.name} prunes on the objective {monitor},"
+                f" which is not logged every validation epoch ({self.task.logged_keys}); "
+                "prune on one of those, or set sweep.pruner.name=none."
+            )

@@ -1,0 +1,68 @@
+"""`fabricx train from_sweep=<sweep dir> [sweep_trial=N] [overrides]`: train a trial in full.
+
+The trial's own overrides (its run directory's overrides.yaml) replace `from_sweep=`, without
+what only the sweep needed (fit-only stages, the W&B group and tags); the user's other
+overrides follow and win. No Optuna import: it reads files the sweep wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from fabricx.errors import ConfigError
+
+# Overrides a trial got from the sweep, not from the user's config: a full run drops them.
+SWEEP_ADDED_KEYS = ("stages", "logger.group", "logger.tags")
+
+
+def expand_from_sweep(rest: list[str]) -> list[str]:
+    """Replace `from_sweep=DIR` (and `sweep_trial=N`) by that trial's train arguments."""
+    given = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in rest if "=" in a}
+    if "from_sweep" not in given:
+        raise ConfigError("sweep_trial=N picks a trial of a sweep: add from_sweep=<sweep dir>.")
+    sweep_dir = Path(given["from_sweep"]).expanduser()
+    best_file = sweep_dir / "best.json"
+    if not best_file.is_file():
+        raise ConfigError(
+            f"from_sweep={sweep_dir}: no best.json there. Give a sweep directory (runs/<experiment>"
+            "/sweeps/<study>), or write its report: fabricx sweep ... sweep.report_only=true."
+        )
+    best = json.loads(best_file.read_text())
+    number = _trial_number(best, given.get("sweep_trial"), sweep_dir)
+    trial_dir = sweep_dir / "trials" / f"{number:04d}"
+    overrides_file = trial_dir / "overrides.yaml"
+    if not overrides_file.is_file():
+        raise ConfigError(f"from_sweep={sweep_dir}: trial {number} has no {overrides_file}.")
+    plan = json.loads((sweep_dir / "sweep.json").read_text())
+    flags = [a for a in plan["train_args"][:2] if plan["train_args"][:1] == ["--config-dir"]]
+    trial = [
+        o
+        for o in yaml.safe_load(overrides_file.read_text())
+        if o.split("=", 1)[0].lstrip("+~") not in SWEEP_ADDED_KEYS
+    ]
+    user = [a for a in rest if not a.startswith(("from_sweep=", "sweep_trial="))]
+    print(f"fabricx: from_sweep: trial {number} of {sweep_dir}: {' '.join(trial)}", flush=True)
+    return [*flags, *trial, *user]
+
+
+def _trial_number(best: dict, chosen: str | None, sweep_dir: Path) -> int:
+    if chosen is not None:
+        if not chosen.isdigit():
+            raise ConfigError(f"sweep_trial={chosen}: give a trial number, e.g. sweep_trial=3.")
+        return int(chosen)
+    if best.get("best"):
+        return int(best["best"]["trial"])
+    front = best.get("pareto_front")
+    if front:
+        listed = "; ".join(
+            f"{row['trial']}: " + ", ".join(f"{k}={v:.4g}" for k, v in row["values"].items())
+            for row in front
+        )
+        raise ConfigError(
+            f"from_sweep={sweep_dir} is multi-objective, with {len(front)} Pareto-optimal "
+            f"trials ({listed}): pick one with sweep_trial=N."
+        )
+    raise ConfigError(f"from_sweep={sweep_dir}: no trial of this sweep has completed yet.")
