@@ -179,9 +179,9 @@ def _with_recipe_search_space(rest: list[str], args: Any) -> list[str]:
 
     keys = {o.split("=", 1)[0].lstrip("+~") for o in args.overrides}
     recipe = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("recipe=")), None)
-    if recipe and "search_space" not in keys:
-        if recipe in (group_options("search_space", args.config_dir) or []):
-            return [*rest, f"search_space={recipe}"]
+    spaces = group_options("search_space", args.config_dir) or []
+    if recipe in spaces and "search_space" not in keys:
+        return [*rest, f"search_space={recipe}"]
     return rest
 
 

@@ -54,7 +54,7 @@ class ParamConfig:
             )
         elif self.log and (self.low <= 0 or self.step is not None):
             raise ConfigError(f"{key}: log=true needs low > 0 and no step.")
-        elif self.type == "int" and not (float(self.low).is_integer() and float(self.high).is_integer()):
+        elif self.type == "int" and not all(float(v).is_integer() for v in (self.low, self.high)):
             raise ConfigError(f"{key}: an int parameter needs whole low and high.")
         for other in self.when or {}:
             if other not in earlier:

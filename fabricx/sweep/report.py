@@ -103,12 +103,14 @@ def write_trials_csv(trials: list[FrozenTrial], plan: SweepPlan, path: Path) -> 
         error = t.user_attrs.get("error", "")
         if t.number in retried_by and not error:
             error = "worker lost (no heartbeat within sweep.grace_s)"
+        retry_of = RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
         writer.writerow(
-            [t.number, t.state.name.lower(), *values, duration, len(t.intermediate_values)]
-            + [t.datetime_start, t.datetime_complete, *(t.params.get(p, "") for p in params)]
-            + [RetryHeartbeatStaleTrialCallback.retried_trial_number(t), retried_by.get(t.number)]
-            + [error, t.user_attrs.get("run_dir", "")]
-        )
+            [
+                t.number, t.state.name.lower(), *values, duration, len(t.intermediate_values),
+                t.datetime_start, t.datetime_complete, *(t.params.get(p, "") for p in params),
+                retry_of, retried_by.get(t.number), error, t.user_attrs.get("run_dir", ""),
+            ]
+        )  # fmt: skip
     with atomic_open(path) as f:
         f.write(buffer.getvalue())
     return path

@@ -198,7 +198,7 @@ def check_resumable(study: optuna.Study, plan: SweepPlan) -> None:
     if changed:
         details = "; ".join(f"{k}: {recorded.get(k)} -> {current[k]}" for k in changed)
         raise ConfigError(
-            f"study '{plan.study_name}' in {plan.storage} was started with another {', '.join(changed)}"
-            f" ({details}). Rerun the first command to resume it, or start a new study with "
-            "sweep.study_name=<new name>."
+            f"study '{plan.study_name}' in {plan.storage} was started with another "
+            f"{', '.join(changed)} ({details}). Rerun the first command to resume it, or "
+            "start a new study with sweep.study_name=<new name>."
         )

@@ -68,9 +68,7 @@ def budget(plan: SweepPlan) -> int:
 
 def counted(trials: list[optuna.trial.FrozenTrial]) -> int:
     """Trials that use the budget: all but those that lost their worker and were retried."""
-    retried = {
-        n for t in trials for n in RetryHeartbeatStaleTrialCallback.retry_history(t) or []
-    }
+    retried = {n for t in trials for n in RetryHeartbeatStaleTrialCallback.retry_history(t) or []}
     return sum(t.number not in retried for t in trials)
 
 
@@ -111,7 +109,8 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, plan: SweepPlan, worker:
         trial.set_user_attr("overrides", as_overrides(values))
         args = trial_arguments(plan, trial.number, values, run_dir)
         env = trial_environment(plan, trial)
-        with get_heartbeat_thread(trial._trial_id, trial.storage), open(run_dir / TRIAL_LOG, "w") as log:
+        heartbeat = get_heartbeat_thread(trial._trial_id, trial.storage)
+        with heartbeat, open(run_dir / TRIAL_LOG, "w") as log:
             code = subprocess.call(
                 [sys.executable, "-m", "fabricx", "train", *args],
                 stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent,
