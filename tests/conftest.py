@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-# The session-scoped `slurm_cluster` fixture (a real single-node SLURM cluster; skips without it).
-pytest_plugins = ["slurm_cluster"]
+# Session fixtures: `slurm_cluster` (a real single-node SLURM cluster) and `postgres_url` (a
+# throwaway PostgreSQL server); each skips without its packages.
+pytest_plugins = ["slurm_cluster", "postgres_server"]
 
 
 @dataclass

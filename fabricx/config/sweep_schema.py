@@ -148,6 +148,10 @@ class SweepConfig:
         metadata=_help("[]: the task's monitored metric and mode (task.monitor, task.mode)."),
     )
     params: dict[str, ParamConfig] = field(default_factory=dict)
+    enqueue: list[dict[str, Any]] = field(
+        default_factory=list,
+        metadata=_help("Trials to run first, e.g. [{optim.lr: 3e-3}]; the rest is sampled."),
+    )
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     pruner: PrunerConfig = field(default_factory=PrunerConfig)
     heartbeat_s: int = field(
@@ -177,6 +181,13 @@ class SweepConfig:
         names = list(self.params)
         for i, name in enumerate(names):
             self.params[name].check(name, names[:i])
+        for i, values in enumerate(self.enqueue):
+            unknown = [k for k in values if k not in self.params]
+            if unknown:
+                raise ConfigError(
+                    f"sweep.enqueue[{i}] sets {unknown}, which sweep.params does not search "
+                    f"({names}); Optuna would ignore them."
+                )
         if self.sampler.name == "grid":
             for name, param in self.params.items():
                 if param.type == "float" and param.step is None:

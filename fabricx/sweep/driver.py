@@ -39,6 +39,8 @@ def sweep_job(cfg: DictConfig) -> None:
     study = studies.load(plan)
     studies.check_resumable(study, plan)  # exit 2 when this command changes the study
     plan.write()
+    for values in plan.enqueue:  # once: a resume finds them in the study already
+        study.enqueue_trial(values, skip_if_exists=True)
     done = report.counts(study.get_trials(deepcopy=False))
     if any(done.values()):
         log.info("study %s resumes: %s", plan.study_name, report.counts_line(done))
@@ -79,6 +81,7 @@ def make_plan(typed: SweepRunConfig, sweep_dir: Path, train_args: list[str]) -> 
         workers=sweep.workers,
         objectives=[dataclasses.asdict(o) for o in sweep.objectives],
         params={name: dataclasses.asdict(p) for name, p in sweep.params.items()},
+        enqueue=[dict(values) for values in sweep.enqueue],
         sampler=dataclasses.asdict(sweep.sampler),
         pruner=dataclasses.asdict(sweep.pruner),
         heartbeat_s=sweep.heartbeat_s,

@@ -27,6 +27,7 @@ class SweepPlan:
     workers: int
     objectives: list[dict[str, str]]  # [{metric, direction}]
     params: dict[str, dict[str, Any]]
+    enqueue: list[dict[str, Any]]  # trials to run first
     sampler: dict[str, Any]
     pruner: dict[str, Any]
     heartbeat_s: int

@@ -93,7 +93,7 @@ def write_trials_csv(trials: list[FrozenTrial], plan: SweepPlan, path: Path) -> 
         if RetryHeartbeatStaleTrialCallback.retry_history(t)
     }
     header = ["number", "state", *metrics, "duration_s", "epochs_reported", "start", "end"]
-    header += [*params, "retry_of", "retried_by", "error", "run_dir"]
+    header += [*params, "retry_of", "retried_by", "error", "worker", "run_dir"]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
@@ -108,7 +108,8 @@ def write_trials_csv(trials: list[FrozenTrial], plan: SweepPlan, path: Path) -> 
             [
                 t.number, t.state.name.lower(), *values, duration, len(t.intermediate_values),
                 t.datetime_start, t.datetime_complete, *(t.params.get(p, "") for p in params),
-                retry_of, retried_by.get(t.number), error, t.user_attrs.get("run_dir", ""),
+                retry_of, retried_by.get(t.number), error, t.user_attrs.get("worker", ""),
+                t.user_attrs.get("run_dir", ""),
             ]
         )  # fmt: skip
     with atomic_open(path) as f:

@@ -87,7 +87,7 @@ def check_space(typed: Any, overrides: list[str], config_dir: str | None) -> Non
     params = {name: dataclasses.asdict(p) for name, p in typed.sweep.params.items()}
     base = trial_base_args(overrides, typed.stages)
     problems = []
-    for case in corner_cases(params):
+    for case in [*corner_cases(params), *typed.sweep.enqueue]:
         values = as_overrides(case)
         try:
             validate("train", [*base, *values], config_dir=config_dir)
