@@ -2,7 +2,7 @@
 
 The session fixture `postgres_url` runs initdb and pg_ctl as the `postgres` user in a fresh
 directory, listening only on a Unix socket there, and yields an SQLAlchemy URL. It skips
-without the binaries, the user, root, or the psycopg2 driver.
+without the binaries, the user, root, or the psycopg driver.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     bin_dir = _bin_dir()
-    if bin_dir is None or os.geteuid() != 0 or importlib.util.find_spec("psycopg2") is None:
-        pytest.skip("needs Debian's postgresql package, root, and psycopg2")
+    if bin_dir is None or os.geteuid() != 0 or importlib.util.find_spec("psycopg") is None:
+        pytest.skip("needs Debian's postgresql package, root, and psycopg")
     try:
         user = pwd.getpwnam("postgres")
     except KeyError:
@@ -52,7 +52,8 @@ def postgres_url() -> Iterator[str]:
 
     as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "fabricx")
     options = f"-p {port} -k {root} -c listen_addresses=''"
-    as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "start")
+    log = root / "server.log"  # the server keeps no pipe of ours open, or run() never returns
+    as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
     try:
         yield f"postgresql://fabricx@/postgres?host={root}&port={port}"
     finally:

@@ -163,7 +163,8 @@ def test_sweep_runs_as_a_slurm_job_array(slurm_cluster, tmp_path: Path):
     sweep_dir = _sweep_dir(tmp_path)
     trials = _trials(sweep_dir)
     assert [t["state"] for t in trials] == ["complete"] * 3, trials
-    tasks = sorted(p.name.split("_")[1] for p in (sweep_dir / "slurm").iterdir() if "_" in p.name)
+    folders = [p.name for p in (sweep_dir / "slurm").iterdir() if p.is_dir()]
+    tasks = sorted(name.split("_")[1] for name in folders if "_" in name)  # <array>_<task>
     assert tasks == ["0", "1"], list((sweep_dir / "slurm").iterdir())
 
 
@@ -199,7 +200,7 @@ def test_ddp_trials_on_postgresql_run_the_same_values_on_both_ranks(postgres_url
     conf = _config_dir(tmp_path)
     result = run_cli(
         *_sweep_args(conf, "sweep.n_trials=1", *DDP, "logger=csv"),
-        f"sweep.storage={postgres_url}", "sweep.pruner.n_startup_trials=0",
+        f"sweep.storage='{postgres_url}'", "sweep.pruner.n_startup_trials=0",  # quoted: = and &
         cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.output

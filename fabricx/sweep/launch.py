@@ -32,7 +32,7 @@ def run_slurm(plan: SweepPlan, workers: int, slurm: dict, wait: bool) -> list[st
     """Submit the workers as one SLURM job array; wait for it unless `wait` is false."""
     import submitit
 
-    executor = submitit.AutoExecutor(folder=plan.dir / "slurm" / "%A_%a", cluster="slurm")
+    executor = submitit.AutoExecutor(folder=plan.dir / "slurm" / "%j", cluster="slurm")
     parameters = {
         "name": f"fabricx-sweep-{plan.study_name}",
         "timeout_min": slurm["timeout_min"],

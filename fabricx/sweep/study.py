@@ -102,13 +102,19 @@ def open_storage(plan: SweepPlan) -> BaseStorage:
         engine_kwargs = {}
         if plan.storage.startswith("sqlite"):  # many writers: wait for the lock, don't fail
             engine_kwargs = {"connect_args": {"timeout": 120}}
-        return RDBStorage(
-            plan.storage,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=plan.heartbeat_s,
-            grace_period=plan.grace_s,
-            heartbeat_stale_trial_callback=retry,
-        )
+        try:
+            return RDBStorage(
+                plan.storage,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=plan.heartbeat_s,
+                grace_period=plan.grace_s,
+                heartbeat_stale_trial_callback=retry,
+            )
+        except ImportError as err:  # the URL's database driver
+            raise ConfigError(
+                f"sweep.storage={plan.storage}: its database driver is not installed ({err}); "
+                "pip install 'fabricx[cluster]' brings the PostgreSQL one (psycopg)."
+            ) from None
     Path(plan.storage).parent.mkdir(parents=True, exist_ok=True)
     # The open-lock works on NFS too, where a sweep's workers on several nodes share the file.
     backend = JournalFileBackend(plan.storage, lock_obj=JournalFileOpenLock(plan.storage))
