@@ -53,9 +53,10 @@ def postgres_url() -> Iterator[str]:
     as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "fabricx")
     options = f"-p {port} -k {root} -c listen_addresses=''"
     log = root / "server.log"  # the server keeps no pipe of ours open, or run() never returns
-    as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
+    pg_ctl = str(bin_dir / "pg_ctl")
+    as_postgres(pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
     try:
         yield f"postgresql://fabricx@/postgres?host={root}&port={port}"
     finally:
-        as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        as_postgres(pg_ctl, "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(root, ignore_errors=True)

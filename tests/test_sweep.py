@@ -184,7 +184,8 @@ def test_multi_objective_sweep_on_sqlite_writes_the_pareto_front(tmp_path: Path)
     assert (tmp_path / "study.db").is_file() and not (sweep_dir / "study.journal").exists()
     best = read_json(sweep_dir / "best.json")
     front = best["pareto_front"]
-    assert front and all(set(r["values"]) == {"val/acc", "bench/eager_fp32_p50_ms_bs1"} for r in front)
+    objectives = {"val/acc", "bench/eager_fp32_p50_ms_bs1"}
+    assert front and all(set(row["values"]) == objectives for row in front)
     assert (sweep_dir / "pareto.png").stat().st_size > 1000
     # Several trials are best: from_sweep asks which one, and takes one given.
     ambiguous = run_cli("train", f"from_sweep={sweep_dir}", cwd=tmp_path)
@@ -212,16 +213,21 @@ def test_ddp_trials_on_postgresql_run_the_same_values_on_both_ranks(postgres_url
     assert plan["storage"].startswith("postgresql://")
 
 
+SPACE_ARGS = ("recipe=digits_mlp", "search_space=tiny")
+TWO_OBJECTIVES = (
+    "sweep.objectives=[{metric: val/acc, direction: maximize},"
+    "{metric: val/loss, direction: minimize}]"
+)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["recipe=digits_mlp", "search_space=tiny", "+sweep.params.optim.lrr={type: float, low: 0.1, high: 0.2}"],
-         "lrr"),
+        ([*SPACE_ARGS, "+sweep.params.optim.lrr={type: float, low: 0.1, high: 0.2}"], "lrr"),
         ([], "sweep.params is empty"),  # no recipe, no search_space=
-        (["recipe=digits_mlp", "search_space=tiny", "-m"], "drop -m"),
-        (["recipe=digits_mlp", "search_space=tiny", "sweep.objectives=[{metric: val/acc, direction: maximize},"
-          "{metric: val/loss, direction: minimize}]"], "sweep.pruner.name=none"),
-        (["recipe=digits_mlp", "search_space=tiny", "sweep.enqueue=[{model.dropout: 0.2}]"], "sweep.enqueue[0]"),
+        ([*SPACE_ARGS, "-m"], "drop -m"),
+        ([*SPACE_ARGS, TWO_OBJECTIVES], "sweep.pruner.name=none"),
+        ([*SPACE_ARGS, "sweep.enqueue=[{model.dropout: 0.2}]"], "sweep.enqueue[0]"),
     ],
 )
 def test_sweep_config_errors_exit_2_before_any_trial(tmp_path, overrides, message):
