@@ -41,7 +41,9 @@ def build_callbacks(cfg: CallbacksConfig, run_dir: Path, has_logger: bool) -> li
             last = LastCheckpoint(run_dir / "checkpoints", every_n)
             callbacks.append(last)
             if under_slurm():  # SLURM may preempt: checkpoint on its signal, then requeue
-                callbacks.append(PreemptionCheckpoint(lambda t: t.save_checkpoint(last.path)))
+                callbacks.append(
+                    PreemptionCheckpoint(lambda t: t.save_checkpoint(last.path, weights_only=False))
+                )
     if cfg.early_stopping.enabled:
         callbacks.append(
             EarlyStopping(

@@ -85,7 +85,9 @@ class LastCheckpoint(Checkpoint):
     def _save(self, trainer: pl.Trainer) -> None:
         if trainer.sanity_checking:
             return
-        trainer.save_checkpoint(self.path)  # every rank calls it; the strategy picks writers
+        # Every rank calls it; the strategy picks writers. A full checkpoint (optimizer,
+        # loops, callbacks): what a resume needs; saying so spares Lightning's per-save notice.
+        trainer.save_checkpoint(self.path, weights_only=False)
         self._saved_at_step = trainer.global_step
 
 
