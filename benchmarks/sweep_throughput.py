@@ -2,6 +2,7 @@
 
     python benchmarks/sweep_throughput.py                       # 12 trials of digits_mlp each
     python benchmarks/sweep_throughput.py --trials 24 --out benchmarks/results/sweep.json
+    python benchmarks/sweep_throughput.py --epochs 200   # training, not start-up, dominates
 
 Three sweeps of the digits_mlp recipe's search space, each a fresh study in a temporary
 directory with the same trial budget and sampler seed:
@@ -31,12 +32,12 @@ VARIANTS = {
 }
 
 
-def run_sweep(name: str, extra: tuple[str, ...], trials: int, seed: int) -> dict:
+def run_sweep(name: str, extra: tuple[str, ...], trials: int, seed: int, epochs: int) -> dict:
     cwd = Path(tempfile.mkdtemp(prefix=f"fabricx-sweep-{name}-"))
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     args = [
         "sweep", "recipe=digits_mlp", f"sweep.n_trials={trials}", f"seed={seed}",
-        "logger=csv", "callbacks.progress_bar=none", *extra,
+        f"trainer.max_epochs={epochs}", "logger=csv", "callbacks.progress_bar=none", *extra,
     ]  # fmt: skip
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "fabricx", *args], cwd=cwd, env=env,
@@ -66,15 +67,16 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--trials", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=20, help="per trial (the recipe's: 20)")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/sweep_throughput.json"))
     args = p.parse_args(argv)
     rows = []
     for name in args.variants.split(","):
-        rows.append(run_sweep(name, VARIANTS[name], args.trials, args.seed))
+        rows.append(run_sweep(name, VARIANTS[name], args.trials, args.seed, args.epochs))
         print(json.dumps(rows[-1]), flush=True)
     report = {"host": platform.node(), "cpus": os.cpu_count(), "date": time.strftime("%F"),
-              "rows": rows}  # fmt: skip
+              "epochs": args.epochs, "trials": args.trials, "rows": rows}  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     lines = [
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         f"| {r['variant']} | {r['trials']} | {r['wall_s']} | {r['trials_per_min']} | {r['complete']} | {r['pruned']} | {r['pruned_fraction']} | {r['best_val_acc']} |"
         for r in rows
     ]
-    table = "\n".join(lines)
+    table = f"{args.trials} trials of {args.epochs} epochs each\n\n" + "\n".join(lines)
     args.out.with_suffix(".md").write_text(table + "\n")
     print(table)
 

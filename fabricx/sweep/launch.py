@@ -6,6 +6,7 @@ but the study's storage and that directory.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -14,9 +15,17 @@ from fabricx.sweep.worker import work
 
 
 def run_local(plan: SweepPlan, workers: int) -> list[str]:
-    """Start `workers` processes and wait for all; return a line per worker that failed."""
+    """Start `workers` processes and wait for all; return a line per worker that failed.
+
+    The machine's cores are shared out: each trial's torch gets cores/workers threads unless
+    OMP_NUM_THREADS says otherwise, so parallel trials do not oversubscribe the CPU.
+    """
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     processes = [
-        subprocess.Popen([sys.executable, "-m", "fabricx.sweep.worker", plan.sweep_dir, str(i)])
+        subprocess.Popen(
+            [sys.executable, "-m", "fabricx.sweep.worker", plan.sweep_dir, str(i)], env=env
+        )
         for i in range(workers)
     ]
     problems = []
