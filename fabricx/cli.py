@@ -180,8 +180,9 @@ def _with_recipe_search_space(rest: list[str], args: Any) -> list[str]:
     keys = {o.split("=", 1)[0].lstrip("+~") for o in args.overrides}
     recipe = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("recipe=")), None)
     spaces = group_options("search_space", args.config_dir) or []
-    if recipe in spaces and "search_space" not in keys:
-        return [*rest, f"search_space={recipe}"]
+    if recipe in spaces and "search_space" not in keys:  # beside recipe=: argparse wants
+        at = rest.index(f"recipe={recipe}")  # the overrides together, flags elsewhere
+        return [*rest[: at + 1], f"search_space={recipe}", *rest[at + 1 :]]
     return rest
 
 

@@ -241,3 +241,10 @@ def test_sweep_config_errors_exit_2_before_any_trial(tmp_path, overrides, messag
 def test_from_sweep_without_a_report_is_a_config_error(tmp_path: Path):
     result = run_cli("train", f"from_sweep={tmp_path}/nowhere", cwd=tmp_path)
     assert result.returncode == 2 and "no best.json" in result.stderr, result.output
+
+
+def test_recipe_brings_its_search_space_and_hydra_flags_still_work(tmp_path: Path):
+    result = run_cli("sweep", "recipe=digits_mlp", "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    assert "optim.lr:" in result.stdout and "stages:\n- fit\n" in result.stdout
+    assert not (tmp_path / "runs").exists()

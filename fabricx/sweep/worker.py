@@ -209,5 +209,13 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def main(argv: list[str]) -> int:
+    try:
+        work(argv[0], int(argv[1]) if len(argv) > 1 else 0)
+    except KeyboardInterrupt:  # Ctrl-C: the running trial stays "running" until its
+        return 130  # heartbeat goes stale; rerunning the sweep then retries it
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(0 if work(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0) >= 0 else 1)
+    sys.exit(main(sys.argv[1:]))
