@@ -38,11 +38,12 @@ from fabricx.errors import ConfigError
 
 def _group_options() -> list[tuple[str, str]]:
     """(group, option) for every YAML file in conf/<group>/, Hydra's own folder excepted, and
-    recipes: they set values across groups (# @package _global_); tests/test_recipes.py."""
+    recipes: they set values across groups (# @package _global_); tests/test_recipes.py.
+    search_space belongs to the sweep config: tests/test_sweep_units.py composes each."""
     return sorted(
         (group.name, path.stem)
         for group in conf_dir().iterdir()
-        if group.is_dir() and group.name not in ("hydra", "recipe")
+        if group.is_dir() and group.name not in ("hydra", "recipe", "search_space")
         for path in group.glob("*.yaml")
     )
 
