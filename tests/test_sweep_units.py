@@ -161,3 +161,28 @@ def test_every_search_space_composes_with_its_recipe(name: str):
     typed = validate("sweep", overrides)
     assert typed.sweep.params
     check_space(typed, overrides, None)
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes", "grid"])
+def test_every_sampler_searches_the_space(tmp_path: Path, sampler: str):
+    """Each sampler drives a few trials of the numeric part of the space, in storage."""
+    numeric = {k: SPACE[k] for k in ("data.batch_size",)}
+    numeric["x"] = {"type": "float", "low": 0.0, "high": 1.0, "step": 0.25, "log": False}
+    config = {"name": sampler, "seed": 0, "n_startup_trials": 2}
+    study = studies.load(_plan(tmp_path, params=numeric, sampler=config))
+    for _ in range(6):
+        trial = study.ask()
+        values = suggest(trial, numeric)
+        study.tell(trial, values["x"] - values["data.batch_size"] / 1000)
+    assert len({tuple(t.params.values()) for t in study.trials}) >= 3  # it explores
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("median", "MedianPruner"), ("percentile", "PercentilePruner"),
+     ("hyperband", "HyperbandPruner"), ("none", "NopPruner")],
+)  # fmt: skip
+def test_pruners_are_built_from_the_plan(tmp_path: Path, name: str, kind: str):
+    pruner = {"name": name, "n_startup_trials": 1, "n_warmup_steps": 0, "percentile": 25.0,
+              "min_resource": 1, "max_resource": 9, "reduction_factor": 3}  # fmt: skip
+    assert type(studies.build_pruner(_plan(tmp_path, pruner=pruner))).__name__ == kind

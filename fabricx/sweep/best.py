@@ -37,7 +37,7 @@ def expand_from_sweep(rest: list[str]) -> list[str]:
     if not overrides_file.is_file():
         raise ConfigError(f"from_sweep={sweep_dir}: trial {number} has no {overrides_file}.")
     plan = json.loads((sweep_dir / "sweep.json").read_text())
-    flags = [a for a in plan["train_args"][:2] if plan["train_args"][:1] == ["--config-dir"]]
+    flags = plan["train_args"][:2] if plan["train_args"][:1] == ["--config-dir"] else []
     trial = [
         o
         for o in yaml.safe_load(overrides_file.read_text())
