@@ -12,8 +12,10 @@ from torch import nn
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 
+from fabricx.tasks.epoch_metrics import EpochMetrics
 
-class ClassificationTask(pl.LightningModule):
+
+class ClassificationTask(EpochMetrics, pl.LightningModule):
     """Trains `model` to map inputs to class logits; logs `{split}/loss` and `{split}/acc`.
 
     Batches are `(x, y)` tuples (images, features) or dicts of named tensors with the
@@ -85,16 +87,11 @@ class ClassificationTask(pl.LightningModule):
         inputs, target = self.split_batch(batch)
         logits = self.model(**inputs)  # (B, num_classes)
         loss = F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
-        metric = self.metrics[f"{split}_metric"]
-        metric(logits, target)
+        self.metrics[f"{split}_metric"].update(logits.detach(), target)  # logged at epoch end
         on_step, size = split == "train", target.shape[0]  # a dict batch has no single size
         self.log(
             f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=split != "test",
             sync_dist=True, batch_size=size,  # averaged over DDP ranks; a no-op on one process
-        )  # fmt: skip
-        self.log(
-            f"{split}/{self.metric_name}", metric, on_step=False, on_epoch=True, prog_bar=True,
-            batch_size=size,
         )  # fmt: skip
         return loss
 

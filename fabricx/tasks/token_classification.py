@@ -12,11 +12,12 @@ from torch import nn
 from torchmetrics import Metric
 
 from fabricx.tasks.entity_f1 import EntityF1
+from fabricx.tasks.epoch_metrics import EpochMetrics
 
 IGNORE = -100
 
 
-class TokenClassificationTask(pl.LightningModule):
+class TokenClassificationTask(EpochMetrics, pl.LightningModule):
     """Trains `model` to tag every word; logs `{split}/loss` and `{split}/f1` (entity F1).
 
     Args:
@@ -72,14 +73,11 @@ class TokenClassificationTask(pl.LightningModule):
         inputs, target = self.split_batch(batch)
         logits = self.model(**inputs)  # (B, T, C)
         loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE)
-        metric = self.metrics[f"{split}_metric"]
-        metric.update(logits.detach(), target)
+        self.metrics[f"{split}_metric"].update(logits.detach(), target)  # logged at epoch end
         size = target.shape[0]
         on_step, bar = split == "train", split != "test"
         self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=bar,
                  sync_dist=True, batch_size=size)  # fmt: skip
-        name = f"{split}/{self.metric_name}"
-        self.log(name, metric, on_epoch=True, prog_bar=True, batch_size=size)
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
