@@ -69,6 +69,14 @@ def run_cli(
     return CliResult(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start, cwd)
 
 
+def assert_refused_before_a_run(result: CliResult, message: str) -> None:
+    """A config error: exit 2, `message` on stderr, no traceback, no run directory."""
+    assert result.returncode == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert not (result.cwd / "runs").exists()
+
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 

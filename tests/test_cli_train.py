@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import read_json, run_cli
+from conftest import assert_refused_before_a_run, read_json, run_cli
 from wandb_offline import find_offline_runs, read_offline_run
 
 pytestmark = pytest.mark.slow
@@ -330,11 +330,7 @@ def test_ddp_two_cpu_ranks_share_one_run_directory(tmp_path: Path):
     ],
 )
 def test_config_errors_stop_before_a_run_directory_exists(tmp_path: Path, args, message):
-    result = run_cli("train", *args, cwd=tmp_path)
-    assert result.returncode == 2, result.output
-    assert message in result.stderr
-    assert "Traceback" not in result.output
-    assert not (tmp_path / "runs").exists()
+    assert_refused_before_a_run(run_cli("train", *args, cwd=tmp_path), message)
 
 
 def test_hydra_inspection_flags_print_without_running(tmp_path: Path):

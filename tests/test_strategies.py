@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import read_json, run_cli
+from conftest import assert_refused_before_a_run, read_json, run_cli
 from conll_files import TINY_BERT, write_conll
 
 from fabricx.build.hardware import check_hardware
@@ -343,11 +343,7 @@ def test_fsdp_runs_fit_only_and_cannot_clip(gpus):
     ],
 )
 def test_cli_refuses_before_a_run_directory_exists(tmp_path: Path, args, message):
-    result = run_cli("train", *args, cwd=tmp_path)
-    assert result.returncode == 2, result.output
-    assert message in result.stderr
-    assert "Traceback" not in result.output
-    assert not (tmp_path / "runs").exists()
+    assert_refused_before_a_run(run_cli("train", *args, cwd=tmp_path), message)
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cli_env, read_json, run_cli
+from conftest import assert_refused_before_a_run, cli_env, read_json, run_cli
 from test_ddp_hydra import DDP, _rank_digests
 from wandb_offline import find_offline_runs, read_offline_run
 
@@ -233,9 +233,7 @@ TWO_OBJECTIVES = (
 def test_sweep_config_errors_exit_2_before_any_trial(tmp_path, overrides, message):
     conf = _config_dir(tmp_path)
     result = run_cli("sweep", "--config-dir", str(conf), *overrides, cwd=tmp_path)
-    assert result.returncode == 2, result.output
-    assert message in result.stderr
-    assert not (tmp_path / "runs").exists()
+    assert_refused_before_a_run(result, message)
 
 
 def test_from_sweep_without_a_report_is_a_config_error(tmp_path: Path):

@@ -49,12 +49,13 @@ def counts(trials: list[FrozenTrial]) -> dict[str, int]:
 def best_summary(study: optuna.Study, plan: SweepPlan) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == TrialState.COMPLETE]
+    by_state = counts(trials)
     summary: dict[str, Any] = {
         "study": plan.study_name,
         "storage": plan.storage,
         "objectives": plan.objectives,
-        "trials": counts(trials),
-        "pruned_fraction": counts(trials)["pruned"] / len(trials) if trials else 0.0,
+        "trials": by_state,
+        "pruned_fraction": by_state["pruned"] / len(trials) if trials else 0.0,
         "resume": " ".join(plan.command),
     }
     if not done:
