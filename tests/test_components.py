@@ -24,7 +24,7 @@ NUM_DIGITS = 1797
 def _splits(seed: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     data = DigitsDataModule(seed=seed)
     data.setup("fit")
-    return {name: tuple(split.tensors) for name, split in data.splits.items()}
+    return dict(data.splits)
 
 
 def _rows(x: torch.Tensor, y: torch.Tensor) -> Counter:
@@ -256,24 +256,24 @@ def test_callbacks_group_builds_what_it_names(tmp_path: Path) -> None:
         EarlyStopping,
         LearningRateMonitor,
         ModelCheckpoint,
-        RichProgressBar,
-        TQDMProgressBar,
     )
 
     from fabricx.build.callbacks import build_callbacks
+    from fabricx.build.progress import ThrottledRichProgressBar, ThrottledTQDMProgressBar
     from fabricx.build.resume_callbacks import LastCheckpoint, LoaderPosition, RngStates
+    from fabricx.build.timing import FitTimer
     from fabricx.config.compose import validate
 
     def kinds(overrides: list[str], has_logger: bool = True) -> set[type]:
         cfg = validate("train", overrides)
         return {type(c) for c in build_callbacks(cfg.callbacks, tmp_path, has_logger)}
 
-    resume = {RngStates, LoaderPosition}  # always: any checkpoint can be resumed exactly
+    resume = {RngStates, LoaderPosition, FitTimer}  # always: exact resumes, fit/* timings
     assert kinds([]) == {
-        ModelCheckpoint, LastCheckpoint, RichProgressBar, LearningRateMonitor, *resume
+        ModelCheckpoint, LastCheckpoint, ThrottledRichProgressBar, LearningRateMonitor, *resume
     }  # fmt: skip
     assert LastCheckpoint not in kinds(["callbacks.checkpoint.save_last=false"])
     assert EarlyStopping in kinds(["callbacks.early_stopping.enabled=true"])
-    assert TQDMProgressBar in kinds(["callbacks.progress_bar=tqdm"])
+    assert ThrottledTQDMProgressBar in kinds(["callbacks.progress_bar=tqdm"])
     bare = kinds(["callbacks.progress_bar=none", "callbacks.checkpoint.enabled=false"], False)
     assert bare == resume  # and no LearningRateMonitor without a logger, which it would refuse

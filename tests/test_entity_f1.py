@@ -37,3 +37,16 @@ def test_perfect_and_empty():
     target = torch.tensor([[1, 2, 0]])
     metric.update(one_hot([[1, 2, 0]]), target)
     assert metric.compute().item() == 1.0
+
+
+def test_states_concatenated_by_a_ddp_sync_compute_the_same():
+    """After a DDP sync (FSDP syncs even on one GPU) each list state is one tensor; found on
+    an H200, where `if not self.lengths` raised on the tensor."""
+    target = torch.tensor([[1, 2, 0, -100], [3, 4, -100, -100]])
+    metric = EntityF1(LABELS)
+    metric.update(one_hot([[1, 2, 0, 0], [3, 0, 0, 0]]), target)
+    expected = metric.compute().item()
+    for state in ("preds", "target", "lengths"):  # what torchmetrics' "cat" reduction leaves
+        setattr(metric, state, torch.cat(getattr(metric, state)))
+    metric._computed = None
+    assert metric.compute().item() == pytest.approx(expected) == pytest.approx(0.5)

@@ -9,12 +9,12 @@ from lightning.pytorch.callbacks import (
     EarlyStopping,
     LearningRateMonitor,
     ModelCheckpoint,
-    RichProgressBar,
-    TQDMProgressBar,
 )
 
 from fabricx.build.preemption import PreemptionCheckpoint
+from fabricx.build.progress import ThrottledRichProgressBar, ThrottledTQDMProgressBar
 from fabricx.build.resume_callbacks import LastCheckpoint, LoaderPosition, RngStates
+from fabricx.build.timing import FitTimer
 from fabricx.config.schema import CallbacksConfig
 from fabricx.preemption import under_slurm
 
@@ -22,7 +22,8 @@ from fabricx.preemption import under_slurm
 def build_callbacks(cfg: CallbacksConfig, run_dir: Path, has_logger: bool) -> list[Callback]:
     # Every checkpoint carries the RNG states, so a resume from any of them is exact; the
     # loader's position is restored even where Lightning drops it.
-    callbacks: list[Callback] = [RngStates(), LoaderPosition()]
+    # FitTimer: fit/step_ms, fit/epoch_s and fit/first_step_s in metrics.json.
+    callbacks: list[Callback] = [RngStates(), LoaderPosition(), FitTimer()]
     if cfg.checkpoint.enabled:
         callbacks.append(
             ModelCheckpoint(
@@ -54,9 +55,9 @@ def build_callbacks(cfg: CallbacksConfig, run_dir: Path, has_logger: bool) -> li
             )
         )
     if cfg.progress_bar == "rich":
-        callbacks.append(RichProgressBar(leave=True))
+        callbacks.append(ThrottledRichProgressBar(cfg.progress_refresh_per_second))
     elif cfg.progress_bar == "tqdm":
-        callbacks.append(TQDMProgressBar())
+        callbacks.append(ThrottledTQDMProgressBar(cfg.progress_refresh_per_second))
     if cfg.lr_monitor and has_logger:  # LearningRateMonitor refuses a trainer without loggers
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     return callbacks

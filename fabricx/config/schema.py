@@ -675,10 +675,19 @@ class CallbacksConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     progress_bar: str = field(default="rich", metadata=_help(f"One of {PROGRESS_BARS}."))
+    progress_refresh_per_second: float = field(
+        default=10.0,
+        metadata=_help("Progress-bar updates per second: each reads the metrics off the device."),
+    )
     lr_monitor: bool = True
 
     def __post_init__(self) -> None:
         check_choice("callbacks.progress_bar", self.progress_bar, PROGRESS_BARS)
+        if self.progress_refresh_per_second <= 0:
+            raise ConfigError(
+                f"callbacks.progress_refresh_per_second={self.progress_refresh_per_second} "
+                "must be > 0; use callbacks.progress_bar=none for no bar."
+            )
 
 
 # --- export and verify --------------------------------------------------------------------

@@ -1,16 +1,17 @@
 """scikit-learn's 8x8 handwritten digits: real data shipped with scikit-learn, no download.
 
 1,797 grey-scale images of the digits 0-9 (UCI ML hand-written digits). Small enough to hold
-as tensors, so the loaders index them directly; the split is stratified and fixed by the seed.
+as tensors on the trainer's device, so its loaders are `TensorBatches`: a batch is one index
+into a resident tensor, with no per-sample collation (which cost a tiny MLP's step more than
+Lightning itself; benchmarks/). The split is stratified and fixed by the seed.
 """
 
 from __future__ import annotations
 
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
-from fabricx.data.loaders import eval_loader, train_loader
+from fabricx.data.tensor_loader import TensorBatches, resident_batches, trainer_device
 from fabricx.errors import ConfigError
 
 
@@ -20,7 +21,7 @@ class DigitsDataModule(pl.LightningDataModule):
     Args:
         batch_size: training batch size.
         eval_batch_size: validation and test batch size.
-        num_workers: DataLoader workers (0 is fastest for in-memory tensors).
+        num_workers: accepted for the shared data schema; resident tensors need no workers.
         seed: fixes the split and the shuffling order.
         num_classes: expected number of classes; checked against the data.
         num_features: expected features per sample (64); checked against the data.
@@ -48,7 +49,7 @@ class DigitsDataModule(pl.LightningDataModule):
         self.num_features = num_features
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
-        self.splits: dict[str, TensorDataset] = {}
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -75,8 +76,11 @@ class DigitsDataModule(pl.LightningDataModule):
             random_state=self.seed,
         )
 
-        def tensors(x, y) -> TensorDataset:  # pixel values are 0..16
-            return TensorDataset(torch.tensor(x / 16.0, dtype=torch.float32), torch.tensor(y))
+        device = trainer_device(self)
+
+        def tensors(x, y) -> tuple[torch.Tensor, torch.Tensor]:  # pixel values are 0..16
+            x = torch.tensor(x / 16.0, dtype=torch.float32)
+            return x.to(device), torch.tensor(y).to(device)
 
         self.splits = {
             "train": tensors(x_train, y_train),
@@ -84,13 +88,12 @@ class DigitsDataModule(pl.LightningDataModule):
             "test": tensors(x_test, y_test),
         }
 
-    def train_dataloader(self) -> DataLoader:
-        # Stateful: a checkpoint taken mid-epoch resumes at the next batch (fabricx.data.loaders).
-        train = self.splits["train"]
-        return train_loader(self, train, self.batch_size, self.seed, self.num_workers)
+    def train_dataloader(self) -> TensorBatches:
+        # Resumable: its state (epoch, batches yielded, generator) is in every checkpoint.
+        return resident_batches(self, self.splits["train"], self.batch_size, self.seed, True)
 
-    def val_dataloader(self) -> DataLoader:
-        return eval_loader(self.splits["val"], self.eval_batch_size, self.seed, self.num_workers)
+    def val_dataloader(self) -> TensorBatches:
+        return resident_batches(self, self.splits["val"], self.eval_batch_size, self.seed)
 
-    def test_dataloader(self) -> DataLoader:
-        return eval_loader(self.splits["test"], self.eval_batch_size, self.seed, self.num_workers)
+    def test_dataloader(self) -> TensorBatches:
+        return resident_batches(self, self.splits["test"], self.eval_batch_size, self.seed)

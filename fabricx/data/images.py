@@ -22,7 +22,13 @@ from fabricx.data.cifar import find_batches_dir, read_cifar10
 from fabricx.data.download import extract_tar, fetch, fetch_first
 from fabricx.data.idx import read_idx
 from fabricx.data.image_folder import find_split_dirs, read_image_folder
-from fabricx.data.tensor_loader import TensorBatches, Transform, crop_and_flip, random_crop
+from fabricx.data.tensor_loader import (
+    TensorBatches,
+    crop_and_flip,
+    random_crop,
+    resident_batches,
+    trainer_device,
+)
 from fabricx.errors import ConfigError, FabricxError, check_choice
 
 # MNIST: LeCun, Cortes and Burges. yann.lecun.com now refuses scripted downloads; these are
@@ -70,12 +76,6 @@ CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
 Split = tuple[torch.Tensor, torch.Tensor]  # (images, labels)
 
 
-def _device(module: pl.LightningDataModule) -> torch.device:
-    """The attached trainer's device (a GPU when it trains on one), else the CPU."""
-    trainer = module.trainer
-    return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
-
-
 def _hold_out(
     images: torch.Tensor, labels: torch.Tensor, n_held: int, seed: int
 ) -> tuple[Split, Split]:
@@ -114,27 +114,6 @@ def _check_val_size(val_size: int, n_train: int, source: Any) -> None:
             f"data.val_size={val_size} must be between 1 and {n_train - 1}: the validation "
             f"split is held out of the {n_train} training images of {source}."
         )
-
-
-def _batches(
-    module: pl.LightningDataModule,
-    split: Split,
-    batch_size: int,
-    seed: int,
-    train: bool = False,
-    transform: Transform | None = None,
-) -> TensorBatches:
-    """Training batches (shuffled, optionally augmented, sharded over DDP ranks) or
-    evaluation batches (in order, every sample, on every rank)."""
-    x, y = split
-    if not train:
-        return TensorBatches(x, y, batch_size)
-    trainer = module.trainer
-    rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-    return TensorBatches(
-        x, y, batch_size, shuffle=True, seed=seed, transform=transform, rank=rank,
-        world_size=world,
-    )  # fmt: skip
 
 
 class MnistDataModule(pl.LightningDataModule):
@@ -233,7 +212,7 @@ class MnistDataModule(pl.LightningDataModule):
         _check_val_size(self.val_size, len(raw["train"][0]), self.path)
         raw["train"], raw["val"] = _hold_out(*raw["train"], self.val_size, self.seed)
         splits, self.mean, self.std = _normalize(raw)
-        device = _device(self)
+        device = trainer_device(self)
         self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in splits.items()}
 
     def _crop(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -241,13 +220,15 @@ class MnistDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> TensorBatches:
         transform = self._crop if self.augment else None
-        return _batches(self, self.splits["train"], self.batch_size, self.seed, True, transform)
+        return resident_batches(
+            self, self.splits["train"], self.batch_size, self.seed, True, transform
+        )
 
     def val_dataloader(self) -> TensorBatches:
-        return _batches(self, self.splits["val"], self.eval_batch_size, self.seed)
+        return resident_batches(self, self.splits["val"], self.eval_batch_size, self.seed)
 
     def test_dataloader(self) -> TensorBatches:
-        return _batches(self, self.splits["test"], self.eval_batch_size, self.seed)
+        return resident_batches(self, self.splits["test"], self.eval_batch_size, self.seed)
 
 
 class Cifar10DataModule(pl.LightningDataModule):
@@ -317,18 +298,20 @@ class Cifar10DataModule(pl.LightningDataModule):
         _check_val_size(self.val_size, len(raw["train"][0]), self.path)
         raw["train"], raw["val"] = _hold_out(*raw["train"], self.val_size, self.seed)
         splits, self.mean, self.std = _normalize(raw)
-        device = _device(self)
+        device = trainer_device(self)
         self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in splits.items()}
 
     def train_dataloader(self) -> TensorBatches:
         transform = crop_and_flip(self.crop_padding) if self.augment else None
-        return _batches(self, self.splits["train"], self.batch_size, self.seed, True, transform)
+        return resident_batches(
+            self, self.splits["train"], self.batch_size, self.seed, True, transform
+        )
 
     def val_dataloader(self) -> TensorBatches:
-        return _batches(self, self.splits["val"], self.eval_batch_size, self.seed)
+        return resident_batches(self, self.splits["val"], self.eval_batch_size, self.seed)
 
     def test_dataloader(self) -> TensorBatches:
-        return _batches(self, self.splits["test"], self.eval_batch_size, self.seed)
+        return resident_batches(self, self.splits["test"], self.eval_batch_size, self.seed)
 
 
 class ImageFolderDataModule(pl.LightningDataModule):
@@ -426,16 +409,18 @@ class ImageFolderDataModule(pl.LightningDataModule):
                 f"{ {k: tuple(v[0].shape[1:]) for k, v in raw.items()} }; set data.image_size."
             )
         splits, self.mean, self.std = _normalize(raw)
-        device = _device(self)
+        device = trainer_device(self)
         self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in splits.items()}
 
     def train_dataloader(self) -> TensorBatches:
         padding = max(1, self.splits["train"][0].shape[-1] // 8)
         transform = crop_and_flip(padding) if self.augment else None
-        return _batches(self, self.splits["train"], self.batch_size, self.seed, True, transform)
+        return resident_batches(
+            self, self.splits["train"], self.batch_size, self.seed, True, transform
+        )
 
     def val_dataloader(self) -> TensorBatches:
-        return _batches(self, self.splits["val"], self.eval_batch_size, self.seed)
+        return resident_batches(self, self.splits["val"], self.eval_batch_size, self.seed)
 
     def test_dataloader(self) -> TensorBatches:
-        return _batches(self, self.splits["test"], self.eval_batch_size, self.seed)
+        return resident_batches(self, self.splits["test"], self.eval_batch_size, self.seed)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 
@@ -45,12 +46,14 @@ def random_crop(
         return x
     b, c, h, w = x.shape
     padded = F.pad(x, (padding, padding, padding, padding), mode=mode)  # (B, C, H+2p, W+2p)
+    width = w + 2 * padding
     offsets = torch.randint(0, 2 * padding + 1, (2, b), generator=generator).to(x.device)
     rows = offsets[0][:, None] + torch.arange(h, device=x.device)  # (B, H)
     cols = offsets[1][:, None] + torch.arange(w, device=x.device)  # (B, W)
-    batch = torch.arange(b, device=x.device)[:, None, None, None]
-    channel = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
+    # One gather over each image's flattened pixels: a 4-D fancy index costs ~3x more.
+    index = (rows[:, :, None] * width + cols[:, None, :]).view(b, 1, h * w)  # (B, 1, H*W)
+    crops = padded.flatten(2).gather(2, index.expand(b, c, h * w))  # (B, C, H*W)
+    return crops.view(b, c, h, w)
 
 
 def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -190,3 +193,31 @@ class TensorBatches:
                 xb = self.transform(xb, generator)
             self._yielded = i + 1
             yield xb, yb
+
+
+def trainer_device(module: pl.LightningDataModule) -> torch.device:
+    """The attached trainer's device (a GPU when it trains on one), else the CPU."""
+    trainer = module.trainer
+    return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+
+def resident_batches(
+    module: pl.LightningDataModule,
+    split: tuple[torch.Tensor, torch.Tensor],
+    batch_size: int,
+    seed: int,
+    train: bool = False,
+    transform: Transform | None = None,
+) -> TensorBatches:
+    """A datamodule's loader over one (x, y) split: for training shuffled, optionally
+    augmented and sharded over the DDP ranks; for evaluation in order, every sample, on
+    every rank."""
+    x, y = split
+    if not train:
+        return TensorBatches(x, y, batch_size)
+    trainer = module.trainer
+    rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+    return TensorBatches(
+        x, y, batch_size, shuffle=True, seed=seed, transform=transform, rank=rank,
+        world_size=world,
+    )  # fmt: skip

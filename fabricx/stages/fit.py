@@ -6,6 +6,7 @@ the train loader's position and (fabricx's RngStates callback) the RNG states, a
 
 from __future__ import annotations
 
+from fabricx.build.timing import FitTimer
 from fabricx.stages.context import RunContext
 from fabricx.sweep.pruning import raise_if_pruned
 
@@ -21,4 +22,7 @@ def run(ctx: RunContext) -> None:
     for key, value in ctx.trainer.callback_metrics.items():
         if key.startswith(("train/", "val/")) and not key.endswith(("_step", "_epoch")):
             ctx.metrics[key] = float(value)
+    for callback in ctx.trainer.callbacks:
+        if isinstance(callback, FitTimer):
+            ctx.metrics.update(callback.summary())
     raise_if_pruned(ctx.trainer)  # a sweep trial its pruner stopped ends here (exit 5)

@@ -51,11 +51,7 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing
         self.metric_name = metric
-        # One metric object per split, so epoch averages never mix; "train" itself is taken
-        # by nn.Module.train, hence the suffix.
-        self.metrics = nn.ModuleDict(
-            {f"{split}_metric": self.build_metric() for split in ("train", "val", "test")}
-        )
+        self.metrics = self.epoch_metric_modules(self.build_metric)
 
     def build_metric(self, sync_on_compute: bool = True) -> Metric:
         """A fresh metric object for "the metric"; verify recomputes it through ONNX Runtime.
@@ -63,9 +59,12 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
         Args:
             sync_on_compute: gather over DDP ranks on compute; False for one-process scoring.
         """
+        # validate_args=False: the checks (label range, shapes) read values back from the
+        # device, a sync per step on a GPU; cross-entropy has already refused bad labels.
         return MulticlassAccuracy(
-            num_classes=self.num_classes, average="micro", sync_on_compute=sync_on_compute
-        )
+            num_classes=self.num_classes, average="micro", sync_on_compute=sync_on_compute,
+            validate_args=False,
+        )  # fmt: skip
 
     @property
     def export_dynamic_axes(self) -> dict[int, str] | None:
@@ -88,11 +87,7 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
         logits = self.model(**inputs)  # (B, num_classes)
         loss = F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
         self.metrics[f"{split}_metric"].update(logits.detach(), target)  # logged at epoch end
-        on_step, size = split == "train", target.shape[0]  # a dict batch has no single size
-        self.log(
-            f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=split != "test",
-            sync_dist=True, batch_size=size,  # averaged over DDP ranks; a no-op on one process
-        )  # fmt: skip
+        self.log_loss(split, loss, batch_size=target.shape[0])  # a dict batch has no single size
         return loss
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:

@@ -1,8 +1,10 @@
 """Entity-level F1 (the CoNLL definition, through seqeval) as a torchmetrics Metric.
 
 An entity counts only when its type and both of its boundaries are right. Predictions are
-kept as label ids per scored token (ignored positions dropped) and turned into tag strings at
-compute time, so the states gather across DDP ranks like any torchmetrics state.
+kept as label ids for every position of every sentence, with each sentence's padded length,
+and turned into tag strings at compute time, where ignored positions are dropped. Dropping
+them in update() would give tensors of data-dependent size: a host-device sync per step on a
+GPU. The states gather across DDP ranks like any torchmetrics state.
 """
 
 from __future__ import annotations
@@ -32,22 +34,24 @@ class EntityF1(Metric):
 
     def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
         """logits (B, T, C), target (B, T) with `ignore_index` where nothing is scored."""
-        keep = target != self.ignore_index
-        self.preds.append(logits.argmax(-1)[keep])
-        self.target.append(target[keep])
-        self.lengths.append(keep.sum(dim=1))
+        b, t = target.shape
+        self.preds.append(logits.argmax(-1).flatten())  # (B*T,)
+        self.target.append(target.flatten())  # (B*T,)
+        self.lengths.append(torch.full((b,), t, device=target.device))  # (B,)
 
     def compute(self) -> torch.Tensor:
         from seqeval.metrics import f1_score
 
-        if not self.lengths:
+        # A list of batches before a DDP sync, one concatenated tensor after it.
+        if isinstance(self.lengths, list) and not self.lengths:
             return torch.tensor(0.0)
         lengths = dim_zero_cat(self.lengths).tolist()
         preds = dim_zero_cat(self.preds).tolist()
         target = dim_zero_cat(self.target).tolist()
         y_pred, y_true, start = [], [], 0
         for n in lengths:
-            y_pred.append([self.labels[i] for i in preds[start : start + n]])
-            y_true.append([self.labels[i] for i in target[start : start + n]])
+            scored = [i for i in range(start, start + n) if target[i] != self.ignore_index]
+            y_pred.append([self.labels[preds[i]] for i in scored])
+            y_true.append([self.labels[target[i]] for i in scored])
             start += n
         return torch.tensor(float(f1_score(y_true, y_pred)), dtype=torch.float32)

@@ -52,9 +52,7 @@ class TokenClassificationTask(EpochMetrics, pl.LightningModule):
         self.labels = list(labels)
         self.num_classes = num_classes
         self.metric_name = metric
-        self.metrics = nn.ModuleDict(
-            {f"{s}_metric": self.build_metric() for s in ("train", "val", "test")}
-        )
+        self.metrics = self.epoch_metric_modules(self.build_metric)
 
     def build_metric(self, sync_on_compute: bool = True) -> Metric:
         return EntityF1(self.labels, ignore_index=IGNORE, sync_on_compute=sync_on_compute)
@@ -74,10 +72,7 @@ class TokenClassificationTask(EpochMetrics, pl.LightningModule):
         logits = self.model(**inputs)  # (B, T, C)
         loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE)
         self.metrics[f"{split}_metric"].update(logits.detach(), target)  # logged at epoch end
-        size = target.shape[0]
-        on_step, bar = split == "train", split != "test"
-        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=bar,
-                 sync_dist=True, batch_size=size)  # fmt: skip
+        self.log_loss(split, loss, batch_size=target.shape[0])  # a dict batch has no single size
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -1,0 +1,205 @@
+"""Training-loop overhead: one model, three loops (a plain torch loop, a bare Lightning
+Trainer, `fabricx train`), time per step and per epoch.
+
+Same model (built from fabricx's config), same data (the tensors of fabricx's datamodule),
+same optimizer, learning rate, seed and number of steps; validation after every epoch in all
+three. The plain loop and the bare Trainer take batches sliced from the shuffled tensors, as
+a user who cares about speed writes it: no per-sample collation. fabricx runs as a user types
+it, in a subprocess, with its defaults (W&B offline, checkpoints, progress bar, LR monitor),
+and reports its own timings in metrics.json (`fit/step_ms`, `fit/epoch_s`); the other two
+are timed the same way (fabricx's FitTimer callback for the Trainer, the same clock reads in
+the plain loop). A step's time is the median gap between consecutive batch starts after 10
+warm-up steps; an epoch's includes its validation and the loop's epoch-end work.
+
+    python -m benchmarks --only loop
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+
+from benchmarks.common import metrics, run_fabricx
+from benchmarks.synthetic import write_mnist
+from fabricx.build.components import build_datamodule, build_model
+from fabricx.build.timing import FitTimer
+from fabricx.config.compose import validate
+from fabricx.config.instantiate import safe_instantiate
+
+WARMUP = 10
+COMMON = ["optim=adamw", "scheduler=none", "precision=32", "stages=[fit]", "trainer.max_epochs=-1"]
+
+
+def cases(data_dir: Path, quick: bool) -> dict[str, dict[str, Any]]:
+    """name -> overrides and steps: the tiny MLP (where overhead shows) and LeNet-5."""
+    write_mnist(data_dir, n_train=1024 + 256 * 24, n_test=512)  # 24 steps an epoch at 256
+    return {
+        "mlp_64-128-10_bs64": {
+            "overrides": ["data=digits", "model=mlp", "model.hidden_sizes=[128]",
+                          "model.dropout=0.0", "data.batch_size=64"],
+            "steps": 600 if quick else 2000,
+        },
+        "lenet5_bs256": {
+            "overrides": ["data=mnist", f"data.path={data_dir}", "data.val_size=1024",
+                          "model=lenet5", "data.batch_size=256"],
+            "steps": 96 if quick else 480,
+        },
+    }  # fmt: skip
+
+
+class SlicedBatches:
+    """Batches sliced from tensors in a fresh random order every epoch (what a plain loop
+    does). An iterable with a length, so Lightning can drive it like a DataLoader."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int) -> None:
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(self.x), generator=self.generator).to(self.x.device)
+        for i in range(len(self)):
+            index = order[i * self.batch_size : (i + 1) * self.batch_size]
+            yield self.x[index], self.y[index]
+
+
+def _eval_batches(x: torch.Tensor, y: torch.Tensor, size: int = 512) -> list[tuple]:
+    return [(x[i : i + size], y[i : i + size]) for i in range(0, len(x), size)]
+
+
+def _setup(overrides: list[str], steps: int, device: str) -> tuple[Any, torch.nn.Module, Any, dict]:
+    """fabricx's config, model, optimizer factory and data splits (on `device`)."""
+    cfg = validate("train", [*COMMON, *overrides, f"trainer.max_steps={steps}"])
+    pl.seed_everything(cfg.seed, verbose=False)
+    data = build_datamodule(cfg)
+    data.setup("fit")
+    splits = {k: (x.to(device), y.to(device)) for k, (x, y) in data.splits.items()}
+    model = build_model(cfg).to(device)
+    return cfg, model, safe_instantiate(cfg.optim, cfg.target_prefixes, "optim"), splits
+
+
+def plain(overrides: list[str], steps: int, device: str) -> dict[str, float]:
+    """Forward, loss, backward, step; validation after each epoch; clock reads around it."""
+    cfg, model, make_optimizer, splits = _setup(overrides, steps, device)
+    optimizer = make_optimizer(model.parameters())
+    train = SlicedBatches(*splits["train"], cfg.data.batch_size, cfg.seed)
+    val = _eval_batches(*splits["val"])
+    gaps, epochs, done = [], [], 0
+    while done < steps:
+        epoch_start, last = time.perf_counter(), None
+        model.train()
+        for x, y in train:
+            now = time.perf_counter()
+            if last is not None and done > WARMUP:
+                gaps.append(now - last)
+            last = now
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            done += 1
+            if done == steps:
+                break
+        model.eval()
+        with torch.no_grad():
+            correct = sum(int((model(x).argmax(-1) == y).sum()) for x, y in val)
+        _ = correct / len(splits["val"][1])
+        epochs.append(time.perf_counter() - epoch_start)
+    return {"step_ms": statistics.median(gaps) * 1000, "epoch_s": statistics.median(epochs[:-1])}
+
+
+class UserModule(pl.LightningModule):
+    """The LightningModule a user writes: loss and accuracy logged, the same optimizer."""
+
+    def __init__(self, model: torch.nn.Module, make_optimizer: Any) -> None:
+        super().__init__()
+        self.model, self.make_optimizer = model, make_optimizer
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self.model(x), y)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        logits = self.model(x)
+        self.log("val/loss", F.cross_entropy(logits, y))
+        self.log("val/acc", (logits.argmax(-1) == y).float().mean(), prog_bar=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.make_optimizer(self.parameters())
+
+
+def bare_trainer(overrides: list[str], steps: int, device: str, root: Path) -> dict[str, float]:
+    """`pl.Trainer` with its defaults (progress bar, checkpointing, logger, model summary)."""
+    cfg, model, make_optimizer, splits = _setup(overrides, steps, device)
+    timer = FitTimer(warmup_steps=WARMUP)
+    trainer = pl.Trainer(max_steps=steps, max_epochs=-1, callbacks=[timer], default_root_dir=root)
+    train = SlicedBatches(*splits["train"], cfg.data.batch_size, cfg.seed)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        # batch_size=None: the sliced batches as they are (a list alone would be read as
+        # several validation loaders).
+        val = torch.utils.data.DataLoader(_eval_batches(*splits["val"]), batch_size=None)
+        trainer.fit(UserModule(model, make_optimizer), train, val)
+    summary = timer.summary()
+    return {"step_ms": summary["fit/step_ms"], "epoch_s": summary["fit/epoch_s"]}
+
+
+def fabricx_train(overrides: list[str], steps: int, device: str, cwd: Path) -> dict[str, float]:
+    """`fabricx train ...` in a subprocess; its metrics.json has the same timings."""
+    accelerator = "gpu" if device == "cuda" else "cpu"
+    args = ["train", *COMMON, *overrides, f"trainer.max_steps={steps}",
+            f"trainer.accelerator={accelerator}"]  # fmt: skip
+    wall, run_dir = run_fabricx(args, cwd)
+    found = metrics(run_dir)
+    return {"step_ms": found["fit/step_ms"], "epoch_s": found["fit/epoch_s"],
+            "first_step_s": found["fit/first_step_s"], "wall_s": wall}  # fmt: skip
+
+
+def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
+    """Every case through the three loops, `repeats` times each, interleaved; medians."""
+    repeats = 2 if quick else 5
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    rows, raw = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        for name, case in cases(tmp_path / "mnist", quick).items():
+            found: dict[str, list[dict[str, float]]] = {"plain": [], "lightning": [], "fabricx": []}
+            for i in range(repeats):
+                found["plain"].append(plain(case["overrides"], case["steps"], device))
+                root = tmp_path / f"{name}-{i}"
+                found["lightning"].append(
+                    bare_trainer(case["overrides"], case["steps"], device, root)
+                )
+                found["fabricx"].append(
+                    fabricx_train(case["overrides"], case["steps"], device, tmp_path)
+                )
+            raw[name] = found
+            medians = {
+                loop: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                for loop, runs in found.items()
+            }
+            for loop, m in medians.items():
+                rows.append({
+                    "case": name, "loop": loop, "device": device, "steps": case["steps"],
+                    "step_ms": m["step_ms"], "step_vs_plain": m["step_ms"] / medians["plain"]["step_ms"],
+                    "step_vs_lightning": m["step_ms"] / medians["lightning"]["step_ms"],
+                    "epoch_s": m["epoch_s"], "epoch_vs_plain": m["epoch_s"] / medians["plain"]["epoch_s"],
+                    "first_step_s": m.get("first_step_s"),
+                })  # fmt: skip
+    return {"rows": rows, "repeats": raw, "torch_threads": torch.get_num_threads()}
