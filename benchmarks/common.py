@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -41,10 +40,6 @@ def run_fabricx(args: Sequence[str], cwd: Path) -> tuple[float, Path | None]:
 def metrics(run_dir: Path) -> dict[str, Any]:
     """The `metrics` of a run's metrics.json."""
     return json.loads((run_dir / "metrics.json").read_text())["metrics"]
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values)
 
 
 def markdown(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
