@@ -5,11 +5,16 @@ Same model (built from fabricx's config), same data (the tensors of fabricx's da
 same optimizer, learning rate, seed and number of steps; validation after every epoch in all
 three. The plain loop and the bare Trainer take batches sliced from the shuffled tensors, as
 a user who cares about speed writes it: no per-sample collation. fabricx runs as a user types
-it, in a subprocess, with its defaults (W&B offline, checkpoints, progress bar, LR monitor),
-and reports its own timings in metrics.json (`fit/step_ms`, `fit/epoch_s`); the other two
-are timed the same way (fabricx's FitTimer callback for the Trainer, the same clock reads in
-the plain loop). A step's time is the median gap between consecutive batch starts after 10
-warm-up steps; an epoch's includes its validation and the loop's epoch-end work.
+it, with its defaults (W&B offline, checkpoints, progress bar, LR monitor), and reports its
+own timings in metrics.json (`fit/step_ms`, `fit/epoch_s`); the other two are timed the same
+way (fabricx's FitTimer callback for the Trainer, the same clock reads in the plain loop). A
+step's time is the median gap between consecutive batch starts after 10 warm-up steps; an
+epoch's includes its validation and the loop's epoch-end work.
+
+Each run is a fresh process (`python -m benchmarks.loop LOOP CASE DATA_DIR ROOT DEVICE
+STEPS` runs one and prints its timings as JSON): a loop run in a process where another loop
+ran before measured up to 15% slower on LeNet-5 (allocator and thread-pool state), which
+would have flattered whichever loop ran in a subprocess.
 
     python -m benchmarks --only loop
 """
@@ -18,8 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,7 +38,7 @@ import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import metrics, run_fabricx
+from benchmarks.common import fabricx_env, metrics, run_fabricx
 from benchmarks.synthetic import write_mnist
 from fabricx.build.components import build_datamodule, build_model
 from fabricx.build.timing import FitTimer
@@ -41,9 +49,13 @@ WARMUP = 10
 COMMON = ["optim=adamw", "scheduler=none", "precision=32", "stages=[fit]", "trainer.max_epochs=-1"]
 
 
+def write_data(data_dir: Path) -> None:
+    """LeNet-5's MNIST files (the MLP uses the digits bundled with scikit-learn)."""
+    write_mnist(data_dir, n_train=1024 + 256 * 24, n_test=512)  # 24 steps an epoch at 256
+
+
 def cases(data_dir: Path, quick: bool) -> dict[str, dict[str, Any]]:
     """name -> overrides and steps: the tiny MLP (where overhead shows) and LeNet-5."""
-    write_mnist(data_dir, n_train=1024 + 256 * 24, n_test=512)  # 24 steps an epoch at 256
     return {
         "mlp_64-128-10_bs64": {
             "overrides": ["data=digits", "model=mlp", "model.hidden_sizes=[128]",
@@ -170,25 +182,35 @@ def fabricx_train(overrides: list[str], steps: int, device: str, cwd: Path) -> d
             "first_step_s": found["fit/first_step_s"], "wall_s": wall}  # fmt: skip
 
 
+def run_loop(loop: str, name: str, case: dict[str, Any], data_dir: Path, root: Path,
+             device: str) -> dict[str, float]:  # fmt: skip
+    """One loop over one case in a fresh process, working in `root`; its timings."""
+    root.mkdir(parents=True, exist_ok=True)
+    if loop == "fabricx":
+        return fabricx_train(case["overrides"], case["steps"], device, root)
+    args = [loop, name, str(data_dir), str(root), device, str(case["steps"])]
+    env = {**fabricx_env(), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.loop", *args], capture_output=True, text=True, env=env
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmarks.loop {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
     """Every case through the three loops, `repeats` times each, interleaved; medians."""
     repeats = 2 if quick else 5
-    logging.getLogger("lightning").setLevel(logging.ERROR)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     rows, raw = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
+        write_data(tmp_path / "mnist")
         for name, case in cases(tmp_path / "mnist", quick).items():
             found: dict[str, list[dict[str, float]]] = {"plain": [], "lightning": [], "fabricx": []}
             for i in range(repeats):
-                found["plain"].append(plain(case["overrides"], case["steps"], device))
-                root = tmp_path / f"{name}-{i}"
-                found["lightning"].append(
-                    bare_trainer(case["overrides"], case["steps"], device, root)
-                )
-                found["fabricx"].append(
-                    fabricx_train(case["overrides"], case["steps"], device, tmp_path)
-                )
+                for loop, runs in found.items():
+                    root = tmp_path / f"{name}-{loop}-{i}"
+                    runs.append(run_loop(loop, name, case, tmp_path / "mnist", root, device))
             raw[name] = found
             medians = {
                 loop: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -203,3 +225,18 @@ def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
                     "first_step_s": m.get("first_step_s"),
                 })  # fmt: skip
     return {"rows": rows, "repeats": raw, "torch_threads": torch.get_num_threads()}
+
+
+def main(argv: list[str]) -> None:
+    """`LOOP CASE DATA_DIR ROOT DEVICE STEPS`: one run; its timings as JSON on stdout."""
+    loop, name, data_dir, root, device, steps = argv
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    case = cases(Path(data_dir), quick=True)[name]
+    args = (case["overrides"], int(steps), device)
+    found = plain(*args) if loop == "plain" else bare_trainer(*args, Path(root))
+    print(json.dumps(found))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -252,13 +252,10 @@ def test_wandb_mode_auto_reads_netrc(no_wandb_env: Path, monkeypatch: pytest.Mon
 
 def test_callbacks_group_builds_what_it_names(tmp_path: Path) -> None:
     """callbacks=default's switches: checkpoint, early stopping, progress bar, lr monitor."""
-    from lightning.pytorch.callbacks import (
-        EarlyStopping,
-        LearningRateMonitor,
-        ModelCheckpoint,
-    )
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from fabricx.build.callbacks import build_callbacks
+    from fabricx.build.lr_logging import StepLearningRateMonitor
     from fabricx.build.progress import ThrottledRichProgressBar, ThrottledTQDMProgressBar
     from fabricx.build.resume_callbacks import LastCheckpoint, LoaderPosition, RngStates
     from fabricx.build.timing import FitTimer
@@ -270,10 +267,10 @@ def test_callbacks_group_builds_what_it_names(tmp_path: Path) -> None:
 
     resume = {RngStates, LoaderPosition, FitTimer}  # always: exact resumes, fit/* timings
     assert kinds([]) == {
-        ModelCheckpoint, LastCheckpoint, ThrottledRichProgressBar, LearningRateMonitor, *resume
+        ModelCheckpoint, LastCheckpoint, ThrottledRichProgressBar, StepLearningRateMonitor, *resume
     }  # fmt: skip
     assert LastCheckpoint not in kinds(["callbacks.checkpoint.save_last=false"])
     assert EarlyStopping in kinds(["callbacks.early_stopping.enabled=true"])
     assert ThrottledTQDMProgressBar in kinds(["callbacks.progress_bar=tqdm"])
     bare = kinds(["callbacks.progress_bar=none", "callbacks.checkpoint.enabled=false"], False)
-    assert bare == resume  # and no LearningRateMonitor without a logger, which it would refuse
+    assert bare == resume  # and no LR monitor without a logger, which it would refuse

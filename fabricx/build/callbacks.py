@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lightning.pytorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    LearningRateMonitor,
-    ModelCheckpoint,
-)
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
+from fabricx.build.lr_logging import StepLearningRateMonitor
 from fabricx.build.preemption import PreemptionCheckpoint
 from fabricx.build.progress import ThrottledRichProgressBar, ThrottledTQDMProgressBar
 from fabricx.build.resume_callbacks import LastCheckpoint, LoaderPosition, RngStates
@@ -59,5 +55,5 @@ def build_callbacks(cfg: CallbacksConfig, run_dir: Path, has_logger: bool) -> li
     elif cfg.progress_bar == "tqdm":
         callbacks.append(ThrottledTQDMProgressBar(cfg.progress_refresh_per_second))
     if cfg.lr_monitor and has_logger:  # LearningRateMonitor refuses a trainer without loggers
-        callbacks.append(LearningRateMonitor(logging_interval="step"))
+        callbacks.append(StepLearningRateMonitor(logging_interval="step"))
     return callbacks

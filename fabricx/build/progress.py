@@ -5,6 +5,10 @@ calls `.item()` on each: on a GPU that is a host-device sync per step, and on a 
 0.1 ms per step, a tenth of a tiny model's step (benchmarks/). A person reads a bar a few
 times a second at most, so these update at most `per_second` times a second, and always on
 an epoch's last batch, so the final numbers shown are exact.
+
+The training loss shown is the latest batch's, read from the task when the bar redraws
+(`latest_train_loss`, fabricx.tasks.epoch_metrics): the task logs the step loss only on the
+steps Lightning writes to the loggers, which would leave the bar showing an older value.
 """
 
 from __future__ import annotations
@@ -31,6 +35,17 @@ class Throttle:
             self._next = now + self.interval
             return True
         return False
+
+
+def with_latest_loss(
+    metrics: dict[str, int | str | float | dict[str, float]], pl_module: pl.LightningModule
+) -> dict[str, int | str | float | dict[str, float]]:
+    """The bar's metrics with `train/loss_step` set to the task's latest training loss (one
+    `.item()`, at a redraw), where the task keeps one."""
+    loss = getattr(pl_module, "latest_train_loss", None)
+    if loss is not None:
+        metrics["train/loss_step"] = loss.item()
+    return metrics
 
 
 class ThrottledRichProgressBar(RichProgressBar):
@@ -67,6 +82,11 @@ class ThrottledRichProgressBar(RichProgressBar):
             self.test_progress_bar_id = None
             self.predict_progress_bar_id = None
 
+    def get_metrics(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule
+    ) -> dict[str, int | str | float | dict[str, float]]:
+        return with_latest_loss(super().get_metrics(trainer, pl_module), pl_module)
+
 
 class ThrottledTQDMProgressBar(TQDMProgressBar):
     """TQDMProgressBar that updates its bars and metrics at most `per_second` times a second
@@ -82,3 +102,8 @@ class ThrottledTQDMProgressBar(TQDMProgressBar):
 
     def _should_update(self, current: int, total: int | float) -> bool:
         return self.is_enabled and self._throttle.due(force=current == total)
+
+    def get_metrics(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule
+    ) -> dict[str, int | str | float | dict[str, float]]:
+        return with_latest_loss(super().get_metrics(trainer, pl_module), pl_module)

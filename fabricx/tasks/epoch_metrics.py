@@ -1,61 +1,94 @@
-"""Each split's metrics, updated per step and logged once per epoch; the training loss per step.
+"""Each split's metric and loss, updated per step and logged once per epoch; the training
+loss also per step, on the steps Lightning writes to the loggers.
 
-Steps only `update()` the torchmetrics objects. Logging a Metric object from every step, as
-Lightning also allows, makes Lightning move it to the batch's device on each call, and
-`metric(...)` computes a batch value no one reads: together about a third of a tiny model's
-step time (benchmarks/). The epoch's value is the same either way.
+Steps only `update()` torchmetrics objects; nothing goes through `self.log` per step except
+on logging steps. `self.log` costs about 0.25 ms a call on 2 CPU cores (it moves its stored
+value to the batch's device, checks the hook's signature and deep-copies state, every call):
+on a tiny model more than the forward, backward and optimizer step together, and Lightning
+only writes a step value every `trainer.log_every_n_steps`. Logging a Metric object from
+every step, as Lightning also allows, costs the same and computes a batch value no one reads.
 
-The batch loss is logged per step on each rank as it is (`train/loss_step`, for the bar and
-the step history). Lightning's `sync_dist=True` on a step value is an all-reduce per step,
-a host sync that only the display would use; the epoch mean (`train/loss`) is a MeanMetric,
-averaged over the ranks once, at the epoch's end. The metrics' update() must not sync either
-(no input validation, no data-dependent shapes): on an H200 such syncs made a LeNet-5 step
-1.5x a bare Trainer's (benchmarks/results/).
+No host syncs per step either: no all-reduce of the step loss (Lightning's `sync_dist=True`
+on a step value is one per step, for a display), no input validation in the metrics' update
+(it reads values back from the device). The epoch means are averaged over the ranks once, at
+the epoch's end. On an H200 such syncs made a LeNet-5 step 1.5x a bare Trainer's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import lightning.pytorch as pl
 import torch
 from torch import nn
 from torchmetrics import MeanMetric, Metric
 
+SPLITS = ("train", "val", "test")
+
+
+def writes_step_values(trainer: pl.Trainer) -> bool:
+    """True during a training step whose logged values Lightning writes to the loggers: every
+    `log_every_n_steps` optimizer steps, every step under fast_dev_run, and the step at which
+    the fit stops. `should_update_logs` is Lightning's own test (2.x); where it is missing,
+    every step logs, which is correct, only slower."""
+    connector = getattr(trainer, "_logger_connector", None)
+    return bool(trainer.fast_dev_run) or getattr(connector, "should_update_logs", True)
+
+
+class BatchMean(MeanMetric):
+    """The mean of per-batch values weighted by batch size, updated without a host sync.
+
+    MeanMetric's NaN check reads a value back from the device (a sync per step on a GPU), and
+    its `nan_strategy="disable"` also replaces the weights by ones (torchmetrics 1.9, issue
+    #3434), which would make a short last batch count as much as a full one. This update
+    only adds on the device; a NaN loss shows as a NaN epoch mean, as Lightning's own
+    averaging would show it. Syncing over ranks and `compute` are MeanMetric's.
+    """
+
+    def update(self, value: torch.Tensor, weight: int | float = 1) -> None:  # type: ignore[override]
+        self.mean_value += value.detach().to(self.dtype).sum() * weight
+        self.weight += weight * value.numel()
+
 
 class EpochMetrics:
     """Mixin for a LightningModule with `metric_name`; `self.metrics` comes from
-    `epoch_metric_modules` and each step calls `log_loss`."""
+    `epoch_metric_modules` and each step calls `log_loss`.
+
+    `latest_train_loss` is the last training batch's loss, detached: progress bars read it
+    when they redraw (fabricx.build.progress), a few times a second.
+    """
+
+    latest_train_loss: torch.Tensor | None = None
 
     @staticmethod
     def epoch_metric_modules(build_metric: Callable[[], Metric]) -> nn.ModuleDict:
-        """One metric per split, so epoch averages never mix ("train" itself is taken by
-        nn.Module.train, hence the suffix), and the training loss's epoch mean."""
-        metrics = {f"{split}_metric": build_metric() for split in ("train", "val", "test")}
-        # nan_strategy="disable": the NaN check is a host-device sync per step on a GPU; a NaN
-        # loss shows as a NaN epoch mean, as Lightning's own averaging would show it.
-        return nn.ModuleDict({**metrics, "train_loss": MeanMetric(nan_strategy="disable")})
+        """One metric and one loss mean per split, so epoch averages never mix ("train" itself
+        is taken by nn.Module.train, hence the suffixes)."""
+        metrics = {f"{split}_metric": build_metric() for split in SPLITS}
+        losses = {f"{split}_loss": BatchMean() for split in SPLITS}
+        return nn.ModuleDict({**metrics, **losses})
 
     def log_loss(self, split: str, loss: torch.Tensor, batch_size: int) -> None:
-        """Log one batch's loss: per step for training, as an epoch mean for val and test."""
+        """Add one batch's loss to its split's epoch mean; a training loss is also logged as
+        `train/loss_step` on the steps whose values Lightning writes."""
+        detached = loss.detach()
+        self.metrics[f"{split}_loss"].update(detached, batch_size)  # type: ignore[attr-defined]
         if split == "train":
-            self.log("train/loss_step", loss, prog_bar=True)  # type: ignore[attr-defined]
-            self.metrics["train_loss"].update(loss.detach(), batch_size)  # type: ignore[attr-defined]
-        else:  # Lightning accumulates on_epoch values and syncs them once, at the epoch end
-            self.log(  # type: ignore[attr-defined]
-                f"{split}/loss", loss, on_step=False, on_epoch=True, prog_bar=split == "val",
-                sync_dist=True, batch_size=batch_size,
-            )  # fmt: skip
+            self.latest_train_loss = detached
+            if writes_step_values(self.trainer):  # type: ignore[attr-defined]
+                self.log("train/loss_step", loss)  # type: ignore[attr-defined]
 
-    def _log_epoch_metric(self, split: str) -> None:
+    def _log_epoch(self, split: str) -> None:
         metric = self.metrics[f"{split}_metric"]  # type: ignore[attr-defined]
         self.log(f"{split}/{self.metric_name}", metric, prog_bar=True)  # type: ignore[attr-defined]
+        loss = self.metrics[f"{split}_loss"]  # type: ignore[attr-defined]
+        self.log(f"{split}/loss", loss, prog_bar=split == "val")  # type: ignore[attr-defined]
 
     def on_train_epoch_end(self) -> None:
-        self._log_epoch_metric("train")
-        self.log("train/loss", self.metrics["train_loss"])  # type: ignore[attr-defined]
+        self._log_epoch("train")
 
     def on_validation_epoch_end(self) -> None:
-        self._log_epoch_metric("val")
+        self._log_epoch("val")
 
     def on_test_epoch_end(self) -> None:
-        self._log_epoch_metric("test")
+        self._log_epoch("test")
