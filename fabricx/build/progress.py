@@ -48,7 +48,17 @@ def with_latest_loss(
     return metrics
 
 
-class ThrottledRichProgressBar(RichProgressBar):
+class LatestLoss:
+    """Mixin for a Lightning progress bar: its metrics show the task's latest loss."""
+
+    def get_metrics(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule
+    ) -> dict[str, int | str | float | dict[str, float]]:
+        metrics = super().get_metrics(trainer, pl_module)  # type: ignore[misc]
+        return with_latest_loss(metrics, pl_module)
+
+
+class ThrottledRichProgressBar(LatestLoss, RichProgressBar):
     """RichProgressBar that updates the training bar and its metrics at most `per_second`
     times a second (and on each epoch's last batch).
 
@@ -82,13 +92,8 @@ class ThrottledRichProgressBar(RichProgressBar):
             self.test_progress_bar_id = None
             self.predict_progress_bar_id = None
 
-    def get_metrics(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule
-    ) -> dict[str, int | str | float | dict[str, float]]:
-        return with_latest_loss(super().get_metrics(trainer, pl_module), pl_module)
 
-
-class ThrottledTQDMProgressBar(TQDMProgressBar):
+class ThrottledTQDMProgressBar(LatestLoss, TQDMProgressBar):
     """TQDMProgressBar that updates its bars and metrics at most `per_second` times a second
     (and on each bar's last batch), whatever the number of batches per second.
 
@@ -102,8 +107,3 @@ class ThrottledTQDMProgressBar(TQDMProgressBar):
 
     def _should_update(self, current: int, total: int | float) -> bool:
         return self.is_enabled and self._throttle.due(force=current == total)
-
-    def get_metrics(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule
-    ) -> dict[str, int | str | float | dict[str, float]]:
-        return with_latest_loss(super().get_metrics(trainer, pl_module), pl_module)
