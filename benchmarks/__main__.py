@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import markdown
+from benchmarks.common import markdown, write_whole
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECTIONS = {  # name -> module in benchmarks/
@@ -36,7 +36,8 @@ SECTIONS = {  # name -> module in benchmarks/
 }  # fmt: skip
 COLUMNS = {
     "loop": [("case", "case"), ("loop", "loop"), ("step_ms", "ms/step"),
-             ("step_vs_plain", "vs plain x"), ("step_vs_lightning", "vs Trainer x"),
+             ("step_vs_plain", "vs plain x"), ("step_vs_plain_range", "repeats vs plain"),
+             ("step_vs_lightning", "vs Trainer x"),
              ("epoch_s", "s/epoch"), ("epoch_vs_plain", "epoch vs plain x")],
     "startup": [("command", "command"), ("median_s", "median s"),
                 ("vs_import_lightning", "vs import lightning x"), ("target_s", "target s"),
@@ -94,9 +95,7 @@ def write(report: dict[str, Any], stem: Path) -> str:
         (".json", json.dumps(report, indent=2, default=str) + "\n"),
         (".md", text),
     ):
-        tmp = stem.with_name(stem.name + suffix + ".tmp")
-        tmp.write_text(content)
-        tmp.replace(stem.with_name(stem.name + suffix))
+        write_whole(stem.with_name(stem.name + suffix), content)
     return text
 
 

@@ -58,3 +58,10 @@ def markdown(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
     lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|")
     lines += ["| " + " | ".join(cell(r.get(k), h) for k, h in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write `text` to a temporary name beside `path`, then rename it: never half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

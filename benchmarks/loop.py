@@ -198,9 +198,20 @@ def run_loop(loop: str, name: str, case: dict[str, Any], data_dir: Path, root: P
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def paired(runs: list[dict[str, float]], base: list[dict[str, float]], key: str) -> list[float]:
+    """Each repeat's ratio of `key` to the same repeat's `base` run (run just before it)."""
+    return [r[key] / b[key] for r, b in zip(runs, base, strict=True)]
+
+
 def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
-    """Every case through the three loops, `repeats` times each, interleaved; medians."""
-    repeats = 2 if quick else 5
+    """Every case through the three loops, `repeats` times each, interleaved.
+
+    Times are medians over the repeats. Ratios are medians of paired ratios: the three loops
+    of one repeat run back to back, so a drift in the machine's speed between repeats (on
+    the 2-core VM the plain LeNet-5 loop's median moved between 10 and 13.5 ms within an
+    hour) cancels out of the ratio; the range of the paired ratios is reported beside it.
+    """
+    repeats = 2 if quick else 7
     rows, raw = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -212,17 +223,17 @@ def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
                     root = tmp_path / f"{name}-{loop}-{i}"
                     runs.append(run_loop(loop, name, case, tmp_path / "mnist", root, device))
             raw[name] = found
-            medians = {
-                loop: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-                for loop, runs in found.items()
-            }
-            for loop, m in medians.items():
+            for loop, runs in found.items():
+                vs_plain = paired(runs, found["plain"], "step_ms")
                 rows.append({
                     "case": name, "loop": loop, "device": device, "steps": case["steps"],
-                    "step_ms": m["step_ms"], "step_vs_plain": m["step_ms"] / medians["plain"]["step_ms"],
-                    "step_vs_lightning": m["step_ms"] / medians["lightning"]["step_ms"],
-                    "epoch_s": m["epoch_s"], "epoch_vs_plain": m["epoch_s"] / medians["plain"]["epoch_s"],
-                    "first_step_s": m.get("first_step_s"),
+                    "step_ms": statistics.median(r["step_ms"] for r in runs),
+                    "step_vs_plain": statistics.median(vs_plain),
+                    "step_vs_plain_range": f"{min(vs_plain):.2f}-{max(vs_plain):.2f}",
+                    "step_vs_lightning": statistics.median(paired(runs, found["lightning"], "step_ms")),
+                    "epoch_s": statistics.median(r["epoch_s"] for r in runs),
+                    "epoch_vs_plain": statistics.median(paired(runs, found["plain"], "epoch_s")),
+                    "first_step_s": statistics.median(r["first_step_s"] for r in runs) if loop == "fabricx" else None,
                 })  # fmt: skip
     return {"rows": rows, "repeats": raw, "torch_threads": torch.get_num_threads()}
 

@@ -69,3 +69,23 @@ def test_throttle_is_due_once_per_interval_and_when_forced() -> None:
 def test_refresh_rate_must_be_positive() -> None:
     with pytest.raises(ConfigError, match=r"progress_refresh_per_second=0\.0 must be > 0"):
         validate("train", ["callbacks.progress_refresh_per_second=0"])
+
+
+def test_rich_redraw_thread_wakes_as_often_as_the_bar_updates(tmp_path: Path) -> None:
+    """Lightning's redraw thread wakes 100 times a second by default, taking the GIL and a
+    core from training each time; the throttled bar's wakes at its own rate."""
+    rates: list[float] = []
+
+    class ReadRate(pl.Callback):
+        def on_train_batch_end(self, trainer, *args) -> None:
+            live = trainer.progress_bar_callback.progress.live
+            rates.append(live._refresh_thread.refresh_per_second)
+
+    batches = [(torch.randn(8, 4), torch.randint(0, 2, (8,))) for _ in range(3)]
+    trainer = pl.Trainer(
+        max_epochs=1, callbacks=[ThrottledRichProgressBar(per_second=4), ReadRate()],
+        logger=False, enable_checkpointing=False, enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )  # fmt: skip
+    trainer.fit(Tiny(), torch.utils.data.DataLoader(batches, batch_size=None))
+    assert rates == [4, 4, 4]
