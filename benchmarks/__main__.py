@@ -5,7 +5,7 @@
     python -m benchmarks --only loop,startup # some sections
     python -m benchmarks --device cuda       # on a GPU (the default when one is visible)
 
-Sections: loop (training-loop overhead: plain torch, bare Lightning Trainer, fabricx),
+Sections: loop (training-loop overhead: plain torch, Lightning Fabric, bare Trainer, fabricx),
 startup (--help, config, first optimizer step, against `import lightning`), data
 (tensor-resident loader against a per-sample DataLoader), inference (eager, ONNX Runtime,
 INT8), airbench (GPU only: the airbench recipe's time per epoch). Writes

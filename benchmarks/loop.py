@@ -1,15 +1,15 @@
-"""Training-loop overhead: one model, three loops (a plain torch loop, a bare Lightning
-Trainer, `fabricx train`), time per step and per epoch.
+"""Training-loop overhead: one model, four loops (a plain torch loop, the same loop on
+Lightning Fabric, a bare Lightning Trainer, `fabricx train`), time per step and per epoch.
 
 Same model (built from fabricx's config), same data (the tensors of fabricx's datamodule),
 same optimizer, learning rate, seed and number of steps; validation after every epoch in all
-three. The plain loop and the bare Trainer take batches sliced from the shuffled tensors, as
+four. The plain, Fabric and Trainer loops take batches sliced from the shuffled tensors, as
 a user who cares about speed writes it: no per-sample collation. fabricx runs as a user types
 it, with its defaults (W&B offline, checkpoints, progress bar, LR monitor), and reports its
-own timings in metrics.json (`fit/step_ms`, `fit/epoch_s`); the other two are timed the same
-way (fabricx's FitTimer callback for the Trainer, the same clock reads in the plain loop). A
-step's time is the median gap between consecutive batch starts after 10 warm-up steps; an
-epoch's includes its validation and the loop's epoch-end work.
+own timings in metrics.json (`fit/step_ms`, `fit/epoch_s`); the others are timed the same
+way (fabricx's FitTimer callback for the Trainer, the same clock reads in the plain and
+Fabric loops). A step's time is the median gap between consecutive batch starts after 10
+warm-up steps; an epoch's includes its validation and the loop's epoch-end work.
 
 Each run is a fresh process (`python -m benchmarks.loop LOOP CASE DATA_DIR ROOT DEVICE
 STEPS` runs one and prints its timings as JSON): a loop run in a process where another loop
@@ -103,10 +103,20 @@ def _setup(overrides: list[str], steps: int, device: str) -> tuple[Any, torch.nn
     return cfg, model, safe_instantiate(cfg.optim, cfg.target_prefixes, "optim"), splits
 
 
-def plain(overrides: list[str], steps: int, device: str) -> dict[str, float]:
-    """Forward, loss, backward, step; validation after each epoch; clock reads around it."""
+def plain(overrides: list[str], steps: int, device: str, fabric: bool = False) -> dict[str, float]:
+    """Forward, loss, backward, step; validation after each epoch; clock reads around it.
+
+    With `fabric`, the same loop through Lightning Fabric (`setup`, `fabric.backward`): the
+    design the README proposes for fabricx's step, measured beside the others."""
     cfg, model, make_optimizer, splits = _setup(overrides, steps, device)
     optimizer = make_optimizer(model.parameters())
+    backward = torch.Tensor.backward
+    if fabric:
+        from lightning.fabric import Fabric
+
+        runner = Fabric(accelerator="gpu" if device == "cuda" else "cpu", devices=1)
+        model, optimizer = runner.setup(model, optimizer)
+        backward = runner.backward
     train = SlicedBatches(*splits["train"], cfg.data.batch_size, cfg.seed)
     val = _eval_batches(*splits["val"])
     gaps, epochs, done = [], [], 0
@@ -120,7 +130,7 @@ def plain(overrides: list[str], steps: int, device: str) -> dict[str, float]:
             last = now
             loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            backward(loss)
             optimizer.step()
             done += 1
             if done == steps:
@@ -217,7 +227,9 @@ def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
         tmp_path = Path(tmp)
         write_data(tmp_path / "mnist")
         for name, case in cases(tmp_path / "mnist", quick).items():
-            found: dict[str, list[dict[str, float]]] = {"plain": [], "lightning": [], "fabricx": []}
+            found: dict[str, list[dict[str, float]]] = {
+                "plain": [], "fabric": [], "lightning": [], "fabricx": []
+            }  # fmt: skip
             for i in range(repeats):
                 for loop, runs in found.items():
                     root = tmp_path / f"{name}-{loop}-{i}"
@@ -245,7 +257,10 @@ def main(argv: list[str]) -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     case = cases(Path(data_dir), quick=True)[name]
     args = (case["overrides"], int(steps), device)
-    found = plain(*args) if loop == "plain" else bare_trainer(*args, Path(root))
+    if loop == "lightning":
+        found = bare_trainer(*args, Path(root))
+    else:
+        found = plain(*args, fabric=loop == "fabric")
     print(json.dumps(found))
 
 

@@ -25,7 +25,7 @@ def test_quick_mode_runs_loop_and_data_and_writes_the_report(tmp_path: Path) -> 
     assert report["mode"] == "quick" and list(report["sections"]) == ["loop", "data"]
     loops = {(r["case"], r["loop"]): r for r in report["sections"]["loop"]["rows"]}
     for case in ("mlp_64-128-10_bs64", "lenet5_bs256"):
-        for loop in ("plain", "lightning", "fabricx"):
+        for loop in ("plain", "fabric", "lightning", "fabricx"):
             row = loops[case, loop]
             assert row["step_ms"] > 0 and row["epoch_s"] > 0
         assert loops[case, "plain"]["step_vs_plain"] == 1.0
