@@ -214,9 +214,9 @@ def paired(runs: list[dict[str, float]], base: list[dict[str, float]], key: str)
 
 
 def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
-    """Every case through the three loops, `repeats` times each, interleaved.
+    """Every case through the four loops, `repeats` times each, interleaved.
 
-    Times are medians over the repeats. Ratios are medians of paired ratios: the three loops
+    Times are medians over the repeats. Ratios are medians of paired ratios: the four loops
     of one repeat run back to back, so a drift in the machine's speed between repeats (on
     the 2-core VM the plain LeNet-5 loop's median moved between 10 and 13.5 ms within an
     hour) cancels out of the ratio; the range of the paired ratios is reported beside it.
