@@ -677,7 +677,10 @@ class CallbacksConfig:
     progress_bar: str = field(default="rich", metadata=_help(f"One of {PROGRESS_BARS}."))
     progress_refresh_per_second: float = field(
         default=10.0,
-        metadata=_help("Progress-bar updates per second: each reads the metrics off the device."),
+        metadata=_help(
+            "Progress-bar updates and redraws per second: each update reads the metrics off"
+            " the device."
+        ),
     )
     lr_monitor: bool = True
 
