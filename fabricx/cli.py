@@ -24,6 +24,7 @@ VERBS = {
     "reproduce": "run a recipe for its seeds and check the published number: reproduce NAME",
     "doctor": "versions and devices; builds, runs and checks a tiny TensorRT engine where it can",
     "config": "print the composed config and validate it; runs nothing",
+    "init": "write a project of your own to start from: fabricx init DIR",
 }
 
 HELP = f"""usage: fabricx <verb> [key=value ...] [hydra flags]
@@ -45,6 +46,7 @@ examples:
   fabricx bench run=runs/default/<timestamp>-<id> bench.batch_sizes=[1,8,64]
   fabricx recipes                                # the recipes and their expected numbers
   fabricx reproduce digits_mlp                   # run its seeds, check the number
+  fabricx init myproject && cd myproject && fabricx train   # your model, data and task
 
 Every verb takes Hydra's flags (--cfg job, --info, -m, --config-dir DIR, --help).
 Exit status: 0 done, 1 a stage failed, 2 a config error (named with its source and a fix),
@@ -62,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fabricx {__version__}")
         return 0
     verb, rest = argv[0], argv[1:]
-    if verb in VERBS and verb not in ("doctor", "recipes"):
-        from fabricx.config.compose import quote_numeric_choices
+    if verb in VERBS and verb not in ("doctor", "recipes", "init"):
+        from fabricx.config.compose import prepare_overrides
 
-        rest = quote_numeric_choices(rest, _config_dir_flag(rest))
+        rest = prepare_overrides(rest, _config_dir_flag(rest))
     handlers: dict[str, Callable[[list[str]], int]] = {
         "train": _train,
         "sweep": _sweep,
@@ -76,8 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         "reproduce": _reproduce,
         "doctor": _doctor,
         "config": _config,
+        "init": _init,
     }
     try:
+        if verb in VERBS and verb != "init":
+            from fabricx.config.project import active_project
+
+            active_project()  # a [tool.fabricx] project: its configs, its package on sys.path
         if verb not in handlers:
             raise ConfigError(
                 f"'{verb}' is not a fabricx verb.{did_you_mean(verb, handlers)} "
@@ -135,9 +142,13 @@ def _train(rest: list[str]) -> int:
         )
         if _runs_a_job(args):
             # Before Hydra creates a run directory; build_trainer checks again for API users.
-            from fabricx.build.hardware import check_hardware  # imports torch, not lightning
+            from fabricx.build.hardware import check_hardware
 
             check_hardware(typed)
+            if typed.init_from:  # the weights to start from exist, before any work
+                from fabricx.weights import init_checkpoint
+
+                init_checkpoint(typed.init_from)
             # resume=: the run (or sweep) directory to continue, handed to Hydra as its own.
             from fabricx.resume import hydra_overrides
 
@@ -207,7 +218,9 @@ def _finished_run_verb(config_name: str, rest: list[str], job: str) -> int:
     if _composes(args):
         cfg = validate(config_name, args.overrides, multirun=args.multirun)
         if _runs_a_job(args):
-            check_run_target(cfg)
+            from fabricx.finished_run import finished_run_prefixes
+
+            check_run_target(cfg, finished_run_prefixes(cfg.extra_target_prefixes))
     return run_hydra(config_name, rest, job)
 
 
@@ -227,6 +240,14 @@ def _reproduce(rest: list[str]) -> int:
     from fabricx.reproduce import reproduce
 
     return reproduce(rest[0], rest[1:])
+
+
+def _init(rest: list[str]) -> int:
+    if len(rest) != 1 or rest[0].startswith("-") or "=" in rest[0]:
+        raise ConfigError("usage: fabricx init DIR (a new or empty directory).")
+    from fabricx.init import init_project
+
+    return init_project(rest[0])
 
 
 def _doctor(rest: list[str]) -> int:

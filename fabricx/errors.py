@@ -7,6 +7,21 @@ import sys
 from collections.abc import Iterable
 
 
+class Problem(str):
+    """One config problem's text, carrying the config keys it is about.
+
+    A str, so it prints and compares as its text; `keys` lets the CLI say where each key's
+    value came from (an override, a file, an interpolation) without parsing the text.
+    """
+
+    keys: tuple[str, ...]
+
+    def __new__(cls, text: str, keys: Iterable[str] = ()) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.keys = tuple(keys)
+        return problem
+
+
 class FabricxError(Exception):
     """A failure fabricx explains itself: the CLI prints the message, not a traceback."""
 

@@ -22,6 +22,16 @@ from fabricx.config.schema import DEFAULT_TARGET_PREFIXES, StrategyConfig, Train
 from fabricx.stages.context import RunContext
 
 
+def finished_run_prefixes(extra_target_prefixes: list[str] | None = None) -> list[str]:
+    """What a verb on a finished run trusts: fabricx's defaults, the command's
+    `extra_target_prefixes` and the working directory's project; never the run's own list."""
+    from fabricx.config.project import active_project
+
+    project = active_project()
+    own = list(project.target_prefixes) if project is not None else []
+    return list(dict.fromkeys([*DEFAULT_TARGET_PREFIXES, *(extra_target_prefixes or []), *own]))
+
+
 def open_run(
     run_dir: Path,
     out_dir: Path,
@@ -39,12 +49,12 @@ def open_run(
         accelerator: where to score (the run's own trainer settings are not reused).
         saved: the run's config, when the caller has already loaded or changed it.
     """
-    saved = saved or load_saved_config(run_dir)
-    prefixes = [*DEFAULT_TARGET_PREFIXES, *(extra_target_prefixes or [])]
+    prefixes = finished_run_prefixes(extra_target_prefixes)
+    saved = saved or load_saved_config(run_dir, prefixes)
     pl.seed_everything(saved.seed, workers=True, verbose=False)
     datamodule = build_datamodule(saved, prefixes)
     task = build_task(saved, build_model(saved, prefixes), prefixes)
-    trainer = build_trainer(scoring_config(saved, accelerator), out_dir)
+    trainer = build_trainer(scoring_config(saved, accelerator), out_dir, prefixes)
     return RunContext(saved, run_dir, out_dir, datamodule, task, trainer, checkpoint=checkpoint)
 
 
@@ -75,17 +85,18 @@ def scoring_config(saved: TrainConfig, accelerator: str) -> TrainConfig:
     callbacks = saved.callbacks
     return replace(
         saved,
-        trainer=replace(
-            saved.trainer, accelerator=accelerator, devices=1, num_nodes=1, fast_dev_run=0,
-            limit_test_batches=None,
-        ),
+        trainer={
+            **saved.trainer, "accelerator": accelerator, "devices": 1, "num_nodes": 1,
+            "fast_dev_run": False, "limit_test_batches": None,
+        },
         strategy=StrategyConfig(),
         precision=precision,
-        logger=replace(saved.logger, backend="none"),
+        logger={},
         callbacks=replace(
             callbacks,
             checkpoint=replace(callbacks.checkpoint, enabled=False),
             early_stopping=replace(callbacks.early_stopping, enabled=False),
             lr_monitor=False,
+            extra={},  # the run's own callbacks were for training
         ),
     )  # fmt: skip

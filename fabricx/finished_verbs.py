@@ -18,7 +18,7 @@ from fabricx.config.saved import load_saved_config
 from fabricx.config.schema import BenchRunConfig, ExportRunConfig, TrainConfig
 from fabricx.config.typed import to_typed
 from fabricx.export.onnx import EXPORT_FILES
-from fabricx.finished_run import merge_previous_record, open_run
+from fabricx.finished_run import finished_run_prefixes, merge_previous_record, open_run
 from fabricx.logs import route_lightning_logs
 from fabricx.runner import raise_if_skipped, run_stages
 from fabricx.stages.context import RunContext
@@ -33,8 +33,9 @@ def export_job(cfg: DictConfig) -> None:
     route_lightning_logs()
     export_cfg: ExportRunConfig = to_typed(cfg)
     run_dir = Path(export_cfg.run).resolve()
-    saved = replace(load_saved_config(run_dir), export=export_cfg.export)
-    metric = f"test/{saved.task.metric}_"  # test/acc_onnx, test/acc_onnx_int8, ...
+    prefixes = finished_run_prefixes(export_cfg.extra_target_prefixes)
+    saved = replace(load_saved_config(run_dir, prefixes), export=export_cfg.export)
+    metric = f"test/{saved.metric.name}_"  # test/acc_onnx, test/acc_onnx_int8, ...
     ctx = _open(export_cfg, run_dir, saved, "export", replaces=("verify/", "export/", metric))
     _remove_other_targets(ctx)
     run_stages(ctx, ["export", *(["verify"] if export_cfg.verify else []), "summary"])
@@ -46,7 +47,8 @@ def bench_job(cfg: DictConfig) -> None:
     route_lightning_logs()
     bench_cfg: BenchRunConfig = to_typed(cfg)
     run_dir = Path(bench_cfg.run).resolve()
-    saved = replace(load_saved_config(run_dir), bench=bench_cfg.bench)
+    prefixes = finished_run_prefixes(bench_cfg.extra_target_prefixes)
+    saved = replace(load_saved_config(run_dir, prefixes), bench=bench_cfg.bench)
     ctx = _open(bench_cfg, run_dir, saved, "bench", replaces=("bench/",))
     run_stages(ctx, ["bench", "summary"])
 
@@ -67,8 +69,9 @@ def _open(
         saved=saved,
     )
     merge_previous_record(ctx, replaces=replaces)
-    if saved.logger.backend == "wandb":
-        logger = build_wandb_logger(saved, run_dir, group=run_dir.name, job_type=job)
+    prefixes = finished_run_prefixes(cfg.extra_target_prefixes)
+    logger = build_wandb_logger(saved, run_dir, prefixes, job_type=job)
+    if logger is not None:  # the run logged to W&B: this command gets a W&B run of its own
         ctx.trainer.loggers = [logger]
     return ctx
 

@@ -31,7 +31,7 @@ def run_hydra(config_name: str, rest: list[str], job: str) -> int:
     import hydra
 
     from fabricx.config.compose import register
-    from fabricx.config.paths import conf_dir
+    from fabricx.config.paths import conf_dir, searchpath_override
 
     register()
 
@@ -66,7 +66,9 @@ def run_hydra(config_name: str, rest: list[str], job: str) -> int:
     # checkpoints on it (fabricx.preemption): SIGUSR1 unless the user names another.
     os.environ.setdefault(SIGNAL_ENV, DEFAULT_SIGNAL)
     saved_argv = sys.argv
-    sys.argv = [saved_argv[0], *rest]
+    # The project's conf/ ([tool.fabricx] config-dir) beside fabricx's; --config-dir Hydra
+    # adds itself.
+    sys.argv = [saved_argv[0], *rest, *searchpath_override(None)]
     os.environ[VERB_ENV] = config_name
     _job_exit_codes.clear()
     try:
@@ -79,7 +81,8 @@ def run_hydra(config_name: str, rest: list[str], job: str) -> int:
 def job_arguments(job_overrides: list[str], multirun: bool) -> list[str]:
     """Arguments that rerun one job: this command line, or for a job of a multirun its
     flags (--config-dir, ...) without -m and the sweep, plus the job's own overrides."""
-    argv = sys.argv[1:]
+    # The project's search path is found again from the working directory: not repeated.
+    argv = [a for a in sys.argv[1:] if not a.startswith("hydra.searchpath=")]
     if not multirun:
         return argv
     from hydra._internal.utils import get_args_parser

@@ -18,14 +18,16 @@ from omegaconf import DictConfig
 from fabricx import resume, runs, tracking
 from fabricx.build.components import build_datamodule, build_model, build_task
 from fabricx.build.trainer import build_trainer
+from fabricx.config.check import check_config, trusted_prefixes
 from fabricx.config.schema import STAGES, TrainConfig
-from fabricx.config.typed import plain, to_typed
+from fabricx.config.typed import plain
 from fabricx.errors import TargetsSkipped, TrialPruned
 from fabricx.hydra_main import job_arguments
 from fabricx.logs import route_lightning_logs
 from fabricx.preemption import Preempted, requeued
 from fabricx.stages import bench, export, fit, summary, test, verify
 from fabricx.stages.context import RunContext
+from fabricx.weights import init_weights
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +54,31 @@ def plan(cfg: TrainConfig) -> list[str]:
 
 
 def run(
-    cfg: TrainConfig, run_dir: Path, group: str | None = None, resume_from: Path | None = None
+    cfg: TrainConfig,
+    run_dir: Path,
+    prefixes: list[str],
+    group: str | None = None,
+    resume_from: Path | None = None,
 ) -> RunContext:
     """Train, test, export and verify as `cfg.stages` says; always write metrics.json.
 
-    With `resume_from` (a checkpoint), fit continues from it instead of from the start.
+    Args:
+        prefixes: the modules `_target_`s may name (fabricx.config.check.trusted_prefixes).
+        group: the multirun this job belongs to.
+        resume_from: a checkpoint fit continues from, instead of from the start.
     """
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg)
-    task = build_task(cfg, build_model(cfg))  # the task takes the model; the optimizer comes later
-    trainer = build_trainer(cfg, run_dir, group, model=task)  # fsdp wraps classes of the task
+    datamodule = build_datamodule(cfg, prefixes)
+    # The task takes the model, and the optimizer and scheduler as partials it completes.
+    task = build_task(cfg, build_model(cfg, prefixes), prefixes)
+    initialised = init_weights(task, cfg, run_dir) if cfg.init_from else None
+    trainer = build_trainer(cfg, run_dir, prefixes, group, model=task)  # fsdp: task classes
     environment = getattr(trainer.strategy, "cluster_environment", None)
     if environment is not None:  # who starts the ranks: Lightning itself, SLURM, torchrun, ...
         log.info("ranks from %s", type(environment).__name__)
     ctx = RunContext(cfg, run_dir, run_dir, datamodule, task, trainer, resume_from=resume_from)
+    if initialised:
+        ctx.notes["init_from"] = initialised
     run_stages(ctx, plan(cfg))
     raise_if_skipped(ctx)
     return ctx
@@ -122,7 +135,8 @@ def train_job(cfg: DictConfig) -> None:
 
     route_lightning_logs()
     hydra_cfg = HydraConfig.get()
-    typed = to_typed(cfg)
+    prefixes = trusted_prefixes(cfg)
+    typed = check_config(cfg, prefixes)
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     job_overrides = list(hydra_cfg.overrides.task)
@@ -150,4 +164,4 @@ def train_job(cfg: DictConfig) -> None:
             launched_by=["fabricx", "train", *sys.argv[1:]] if multirun else None,
         )
     group = Path(hydra_cfg.sweep.dir).name if multirun else None
-    run(typed, run_dir, group=group, resume_from=resume_from)
+    run(typed, run_dir, prefixes, group=group, resume_from=resume_from)

@@ -1,4 +1,6 @@
-"""Closing a job's W&B run: final metrics as its summary, files as artifacts, then finish."""
+"""Closing a job's trackers: W&B gets the final metrics as its summary and the files as
+artifacts; every other logger (MLflow, TensorBoard, yours) gets the final metrics as values
+and the run's status."""
 
 from __future__ import annotations
 
@@ -16,8 +18,11 @@ def close_tracker(ctx: RunContext, status: str) -> None:
     Closing matters for multirun: jobs run one after another in the same process, and an
     unclosed run would be picked up again by the next job's logger.
     """
+    if ctx.trainer is None or not ctx.trainer.is_global_zero:
+        return
+    _close_other_loggers(ctx, status)
     wandb_logger = _wandb_logger(ctx.trainer)
-    if wandb_logger is None or not ctx.trainer.is_global_zero:
+    if wandb_logger is None:
         return
     run = wandb_logger.experiment
     run.summary.update({**ctx.metrics, "status": status})
@@ -29,9 +34,23 @@ def close_tracker(ctx: RunContext, status: str) -> None:
             run.log(
                 {name: wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows])}
             )
-    if ctx.cfg.logger.log_artifacts:
+    if getattr(wandb_logger, "log_artifacts", True):
         _log_artifacts(run, ctx)
     run.finish()
+
+
+def _close_other_loggers(ctx: RunContext, status: str) -> None:
+    """The final metrics (verify, bench and fit timings too, which no Lightning hook logs)
+    and the run's status to every logger but W&B and the CSV file."""
+    from lightning.pytorch.loggers import CSVLogger, WandbLogger
+
+    numbers = {k: float(v) for k, v in ctx.metrics.items() if isinstance(v, (int, float))}
+    for logger in ctx.trainer.loggers:
+        if isinstance(logger, (WandbLogger, CSVLogger)):
+            continue
+        if numbers:
+            logger.log_metrics(numbers, step=ctx.trainer.global_step)
+        logger.finalize("success" if status == "ok" else "failed")
 
 
 def _wandb_logger(trainer: Any) -> Any:

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 import torch
 
+from fabricx.build.checkpoint_contents import CheckpointContents
 from fabricx.build.checkpoint_io import AtomicCheckpointIO
 from fabricx.checkpoints import find_checkpoint, load_weights
+from fabricx.config.typed import plain
 from fabricx.runs import write_json, write_text
 
 PLAIN_SCALARS = (str, int, float, bool, type(None))
@@ -146,7 +148,8 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 monitor="val/acc",
                 mode="max",
                 save_last=True,
-            )
+            ),
+            CheckpointContents(plain(cfg)),  # build_trainer adds it to every run
         ],
     )
     with warnings.catch_warnings():
@@ -161,11 +164,11 @@ def test_fit_checkpoint_loads_weights_only_with_plain_config(fitted: dict[str, A
     assert names == ["best-epoch=0.ckpt", "last.ckpt"]  # and no .*.tmp left
     for path in ckpt_dir.iterdir():
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        config = checkpoint["hyper_parameters"]["config"]
+        config = checkpoint["fabricx"]["config"]
         _assert_plain(config)
         assert config["trainer"]["max_epochs"] == 1
         assert config["model"]["_target_"] == "fabricx.models.mlp.MLP"
-        assert config["model"]["hidden_sizes"] == list(fitted["cfg"].model.hidden_sizes)
+        assert config["model"]["hidden_sizes"] == list(fitted["cfg"].model["hidden_sizes"])
         assert checkpoint["global_step"] == 3
 
 
@@ -181,7 +184,7 @@ def test_load_weights_restores_trained_weights(fitted: dict[str, Any]) -> None:
     path = find_checkpoint(fitted["ckpt_dir"].parent, "best")
     assert path is not None and path.name == "best-epoch=0.ckpt"
     checkpoint = load_weights(fresh, path)
-    assert checkpoint["hyper_parameters"]["config"]["seed"] == cfg.seed
+    assert checkpoint["fabricx"]["config"]["seed"] == cfg.seed
     got = fresh.state_dict()
     assert got.keys() == want.keys()
     for key, tensor in want.items():

@@ -97,7 +97,7 @@ def test_checkpoints_load_with_weights_only(default_run):
     (run_dir,) = default_run.run_dirs()
     best = next((run_dir / "checkpoints").glob("best-*.ckpt"))
     checkpoint = torch.load(best, map_location="cpu", weights_only=True)
-    config = checkpoint["hyper_parameters"]["config"]
+    config = checkpoint["fabricx"]["config"]
     assert type(config) is dict and type(config["model"]["hidden_sizes"]) is list
     assert config["optim"]["_target_"] == "torch.optim.AdamW"
 

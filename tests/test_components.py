@@ -1,4 +1,4 @@
-"""The built components on their own: digits splits, MLP, task helpers, LR schedule, W&B mode."""
+"""The built components on their own: digits splits, MLP, task helpers, LR schedules, W&B mode."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from fabricx.build.loggers import wandb_mode
 from fabricx.data.digits import DigitsDataModule
 from fabricx.errors import ConfigError
+from fabricx.loggers import wandb_mode
 from fabricx.models.mlp import MLP
 from fabricx.tasks.classification import ClassificationTask
-from fabricx.tasks.schedules import build_lr_scheduler
+from fabricx.tasks.schedules import WarmupCosine, WarmupLinear, lightning_scheduler
 
 NUM_DIGITS = 1797
 
@@ -119,7 +119,7 @@ def test_split_batch_names_the_input() -> None:
     assert task(**inputs).shape == (4, 10)  # the names are the forward's argument names
 
 
-# --- build_lr_scheduler ---------------------------------------------------------------------
+# --- learning-rate schedules ----------------------------------------------------------------
 
 
 def _optimizer(lr: float) -> torch.optim.Optimizer:
@@ -139,19 +139,36 @@ def _lrs(
     return lrs
 
 
-def test_no_scheduler() -> None:
-    assert build_lr_scheduler(_optimizer(0.1), "none", total_steps=100) is None
+class _Trainer:
+    """What lightning_scheduler reads of a trainer: the fit's length in optimizer steps."""
+
+    def __init__(self, steps: int) -> None:
+        self.estimated_stepping_batches = steps
+
+
+def test_schedulers_are_stepped_as_their_kind_needs() -> None:
+    """fabricx's schedules and OneCycleLR every step, with the fit's length filled in; other
+    torch schedulers every epoch; ReduceLROnPlateau watches val/loss."""
+    from functools import partial
+
+    from torch.optim import lr_scheduler
+
+    cosine = lightning_scheduler(partial(WarmupCosine), _optimizer(0.1), _Trainer(40))
+    assert cosine["interval"] == "step" and cosine["frequency"] == 1
+    one_cycle = partial(lr_scheduler.OneCycleLR, max_lr=0.1)
+    config = lightning_scheduler(one_cycle, _optimizer(0.1), _Trainer(30))
+    assert config["interval"] == "step" and config["scheduler"].total_steps == 30
+    step = lightning_scheduler(partial(lr_scheduler.StepLR, step_size=2), _optimizer(0.1), None)
+    assert step["interval"] == "epoch" and "monitor" not in step
+    plateau = lightning_scheduler(partial(lr_scheduler.ReduceLROnPlateau), _optimizer(0.1), None)
+    assert plateau["interval"] == "epoch" and plateau["monitor"] == "val/loss"
 
 
 def test_cosine_warms_up_then_decays_to_min() -> None:
     lr, total, min_ratio = 0.1, 40, 0.1
     optimizer = _optimizer(lr)
-    config = build_lr_scheduler(
-        optimizer, "cosine", total_steps=total, warmup_fraction=0.25, min_lr_ratio=min_ratio
-    )
-    assert config is not None
-    assert config["interval"] == "step" and config["frequency"] == 1
-    lrs = _lrs(optimizer, config["scheduler"], total)
+    scheduler = WarmupCosine(optimizer, total, warmup_fraction=0.25, min_lr_ratio=min_ratio)
+    lrs = _lrs(optimizer, scheduler, total)
     warmup = 10
 
     assert lrs[0] == pytest.approx(lr / warmup)
@@ -168,9 +185,7 @@ def test_cosine_warms_up_then_decays_to_min() -> None:
 
 def test_cosine_without_warmup_starts_at_lr() -> None:
     optimizer = _optimizer(0.5)
-    config = build_lr_scheduler(optimizer, "cosine", total_steps=10, min_lr_ratio=0.0)
-    assert config is not None
-    lrs = _lrs(optimizer, config["scheduler"], 10)
+    lrs = _lrs(optimizer, WarmupCosine(optimizer, 10, min_lr_ratio=0.0), 10)
     assert lrs[0] == pytest.approx(0.5)
     assert all(b < a for a, b in pairwise(lrs))
     assert lrs[-1] == pytest.approx(0.0, abs=1e-12)
@@ -178,9 +193,7 @@ def test_cosine_without_warmup_starts_at_lr() -> None:
 
 def test_linear_warms_up_then_decays_in_a_straight_line() -> None:
     optimizer = _optimizer(0.1)
-    config = build_lr_scheduler(optimizer, "linear", total_steps=20, warmup_fraction=0.2)
-    assert config is not None
-    lrs = _lrs(optimizer, config["scheduler"], 20)
+    lrs = _lrs(optimizer, WarmupLinear(optimizer, 20, warmup_fraction=0.2), 20)
     assert lrs[4] == pytest.approx(0.1)  # the peak, after 4 warm-up steps
     steps = [a - b for a, b in pairwise(lrs[4:])]
     assert steps == pytest.approx([0.1 / 16] * 16)  # equal decrements down to zero

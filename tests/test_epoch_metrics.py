@@ -42,7 +42,7 @@ def batches(n: int, size: int, seed: int) -> list[tuple[torch.Tensor, torch.Tens
 def test_epoch_means_and_step_losses_on_logging_steps(tmp_path: Path) -> None:
     torch.manual_seed(0)
     task = ClassificationTask(
-        MLP(6, 3, [8]), functools.partial(torch.optim.SGD, lr=0.1), num_classes=3
+        MLP(6, 3, [8], dropout=0.0), functools.partial(torch.optim.SGD, lr=0.1), num_classes=3
     )
     recorder = BatchLosses()
     trainer = pl.Trainer(

@@ -97,7 +97,7 @@ def mlp_export(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     model = MLP(in_features=64, num_classes=10, hidden_sizes=[32, 16], dropout=0.5)
     model.train()  # export must switch dropout off itself
     path = tmp_path_factory.mktemp("mlp") / "export" / "model.onnx"
-    written = export_onnx(model, {"x": torch.rand(4, 64)}, path)
+    written = export_onnx(model, {"x": torch.rand(4, 64)}, path, output_names=["logits"])
     return {"model": model, "path": path, "written": written}
 
 
@@ -107,7 +107,7 @@ def masked_export(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     model = MaskedLinear()
     path = tmp_path_factory.mktemp("masked") / "model.onnx"
     example = {"x": torch.randn(3, 8), "mask": torch.ones(3, 8)}
-    written = export_onnx(model, example, path)
+    written = export_onnx(model, example, path, output_names=["logits"])
     return {"model": model, "path": path, "written": written}
 
 
@@ -136,7 +136,7 @@ def test_mlp_onnx_matches_eager(
     for result in results:
         assert result.passed, result
         assert result.max_abs_diff < 1e-4, result
-        keys = {"batch_size", "max_abs_diff", "max_rel_diff", "passed", "shape"}
+        keys = {"batch_size", "max_abs_diff", "max_rel_diff", "passed", "shape", "outputs"}
         assert set(result.as_dict()) == keys
         assert result.shape == [result.batch_size, 64]
     assert runner(x=digits_pool["x"][:7]).shape == (7, 10)
@@ -166,7 +166,9 @@ def test_external_data_beside_model(tmp_path: Path, digits_pool: dict[str, torch
     torch.manual_seed(0)
     model = MLP(in_features=64, num_classes=10, hidden_sizes=[32])
     path = tmp_path / "model.onnx"
-    written = export_onnx(model, {"x": torch.rand(2, 64)}, path, external_data=True)
+    written = export_onnx(
+        model, {"x": torch.rand(2, 64)}, path, external_data=True, output_names=["logits"]
+    )
 
     data_files = [p for p in written if p.name.endswith(".data")]
     assert path in written and len(data_files) == 1

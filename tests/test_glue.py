@@ -162,8 +162,15 @@ def test_bad_settings_are_config_errors(tmp_path: Path):
     folder = write_sst2(tmp_path / "sst2")
     with pytest.raises(ConfigError, match=r"data\.val_size=200 but .*train\.tsv has 200"):
         _datamodule(folder, val_size=200)
-    with pytest.raises(ConfigError, match=r"data\.num_classes=3: SST-2 has 2 classes"):
-        GlueSst2DataModule(str(folder), "x", num_classes=3)
+    # SST-2's two classes are in the constructor's signature (Literal[2]): refused as config.
+    from fabricx.config.compose import validate
+
+    sst2 = [
+        "data=glue_sst2", f"data.path={folder}", "data.tokenizer=x", "data.num_classes=3",
+        "model=hf_sequence_classifier", "model.pretrained=x", "task=classification",
+    ]  # fmt: skip
+    with pytest.raises(ConfigError, match=r"data\.num_classes=3: expected Literal\[2\]"):
+        validate("train", sst2)
 
 
 def test_a_missing_dev_file_names_it(tmp_path: Path):

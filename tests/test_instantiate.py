@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fabricx.config.instantiate import check_targets, safe_instantiate, target_allowed
+from fabricx.config.instantiate import build, check_targets, target_allowed
 from fabricx.config.schema import DEFAULT_TARGET_PREFIXES
 from fabricx.errors import ConfigError, check_choice, did_you_mean
 
@@ -96,68 +96,79 @@ def test_check_targets_checks_the_root_and_dataclasses() -> None:
     check_targets(Node(), ["torch", "builtins"], "model")
 
 
-# --- safe_instantiate -------------------------------------------------------------------------
+# --- build --------------------------------------------------------------------------------
 
 
-def test_safe_instantiate_refuses_os_system() -> None:
+def test_build_refuses_os_system() -> None:
     node = {"_target_": "os.system", "command": "echo hi"}
     with pytest.raises(ConfigError, match=r"model\._target_='os\.system' is outside") as err:
-        safe_instantiate(node, DEFAULT_TARGET_PREFIXES, "model")
+        build(node, DEFAULT_TARGET_PREFIXES, "model")
     assert len(err.value.problems) == 1
     assert "extra_target_prefixes=[os]" in err.value.problems[0]
 
 
-def test_safe_instantiate_refuses_before_anything_runs(tmp_path: Path) -> None:
+def test_build_refuses_before_anything_runs(tmp_path: Path) -> None:
     marker = tmp_path / "created-by-target"
     node = {"_target_": "os.makedirs", "name": str(marker)}
     with pytest.raises(ConfigError, match=r"os\.makedirs"):
-        safe_instantiate(node, ["fabricx"], "model")
+        build(node, ["fabricx"], "model")
     assert not marker.exists()
     # A nested refused target stops the allowed outer one from being built too.
     outer = {"_target_": "fabricx.errors.ConfigError", "problems": [node]}
     with pytest.raises(ConfigError, match=r"model\.problems\[0\]\._target_='os\.makedirs'"):
-        safe_instantiate(outer, ["fabricx"], "model")
+        build(outer, ["fabricx"], "model")
     assert not marker.exists()
     # Control: the same node, once its module is allowed, does run.
-    safe_instantiate(node, ["fabricx", "os"], "model")
+    build(node, ["fabricx", "os"], "model")
     assert marker.is_dir()
 
 
-def test_safe_instantiate_refuses_a_module_it_never_imports() -> None:
+def test_build_refuses_a_module_it_never_imports() -> None:
     node = {"_target_": "no_such_package_fabricx_test.run"}
     with pytest.raises(ConfigError, match="no_such_package_fabricx_test"):
-        safe_instantiate(node, ["fabricx"], "callbacks")
+        build(node, ["fabricx"], "callbacks")
 
 
-def test_safe_instantiate_builds_an_allowed_dict_node() -> None:
-    built = safe_instantiate(
-        {"_target_": "fabricx.errors.ConfigError", "problems": "x"}, ["fabricx"], "error"
-    )
+def test_build_builds_an_allowed_dict_node() -> None:
+    built = build({"_target_": "fabricx.errors.ConfigError", "problems": "x"}, ["fabricx"], "error")
     assert type(built) is ConfigError
     assert built.problems == ["x"]
 
 
-def test_safe_instantiate_builds_an_allowed_dataclass_node() -> None:
-    @dataclasses.dataclass
-    class ErrorConfig:
-        _target_: str = "fabricx.errors.ConfigError"
-        problems: list = dataclasses.field(default_factory=lambda: ["a", "b"])
+def test_build_gives_each_argument_as_its_type_hint_reads() -> None:
+    """Data comes as YAML has it (lists, strings); the callable gets a tuple where it asks for
+    a tuple, an enum member where it asks for an enum; a nested node is built only where the
+    parameter asks for an object, and passed on as a mapping where it asks for data."""
+    built = build(
+        {
+            "_target_": "tests.targets.Recorder",
+            "pair": [1, 2],
+            "mode": "SLOW",
+            "layer": {"_target_": "torch.nn.Linear", "in_features": 2, "out_features": 3},
+            "options": {"_target_": "torch.nn.Linear", "in_features": 2},
+        },
+        ["tests", "torch"],
+        "model",
+    )
+    import torch
 
-    built = safe_instantiate(ErrorConfig(), ["fabricx"], "error")
-    assert type(built) is ConfigError
-    assert built.problems == ["a", "b"]
+    from tests.targets import Mode
+
+    assert built.pair == (1, 2) and built.mode is Mode.SLOW
+    assert isinstance(built.layer, torch.nn.Linear)
+    assert built.options == {"_target_": "torch.nn.Linear", "in_features": 2}
 
 
-def test_safe_instantiate_passes_kwargs_unchanged_without_recursing() -> None:
+def test_build_passes_kwargs_unchanged_without_recursing() -> None:
     payload = {"_target_": "os.system", "command": "echo hi", "nested": [{"_target_": "x.y"}]}
-    built = safe_instantiate({"_target_": "builtins.dict", "a": 1}, ["builtins"], "d", b=payload)
+    built = build({"_target_": "builtins.dict", "a": 1}, ["builtins"], "d", b=payload)
     assert built == {"a": 1, "b": payload}
     assert type(built["b"]) is dict
     assert built["b"] is payload  # passed at call time: neither copied, converted nor built
 
 
-def test_safe_instantiate_kwargs_reach_the_constructor() -> None:
-    built = safe_instantiate(
+def test_build_kwargs_reach_the_constructor() -> None:
+    built = build(
         {"_target_": "fabricx.errors.ConfigError"},
         ["fabricx"],
         "error",
@@ -167,11 +178,11 @@ def test_safe_instantiate_kwargs_reach_the_constructor() -> None:
     assert built.problems == ["_target_"]
 
 
-def test_safe_instantiate_extra_prefix_allows_a_user_target() -> None:
+def test_build_extra_prefix_allows_a_user_target() -> None:
     node = {"_target_": "collections.OrderedDict", "a": 1}
     with pytest.raises(ConfigError, match="extra_target_prefixes=\\[collections\\]"):
-        safe_instantiate(node, DEFAULT_TARGET_PREFIXES, "model")
-    built = safe_instantiate(node, [*DEFAULT_TARGET_PREFIXES, "collections"], "model")
+        build(node, DEFAULT_TARGET_PREFIXES, "model")
+    built = build(node, [*DEFAULT_TARGET_PREFIXES, "collections"], "model")
     assert dict(built) == {"a": 1}
 
 

@@ -112,20 +112,16 @@ def test_ddp_has_no_fsdp_keys():
 
 
 def test_saved_strategies_read_back_typed(tmp_path: Path):
-    """`fabricx eval run=<dir>` reads the strategy back with the right schema: an FSDP run,
-    and a run saved before the split, whose strategy=auto carried DDP's fields."""
+    """`fabricx eval run=<dir>` reads the strategy back with the schema its name says."""
     cfg = validate("train", ["strategy=fsdp", "strategy.auto_wrap=[BertLayer]"])
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(plain(cfg)))
     saved = load_saved_config(tmp_path)
     assert type(saved.strategy) is FSDPStrategyConfig
     assert saved.strategy.auto_wrap == ["BertLayer"]
-
-    old = plain(validate("train", []))
-    old["strategy"] = {**plain(validate("train", ["strategy=ddp"]))["strategy"], "name": "auto"}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    cfg = validate("train", ["strategy=ddp", "strategy.static_graph=true"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(plain(cfg)))
     saved = load_saved_config(tmp_path)
-    assert saved.strategy.name == "auto"
-    assert build_strategy(saved.strategy) == "auto"
+    assert type(saved.strategy) is DDPStrategyConfig and saved.strategy.static_graph
 
 
 # --- the Lightning strategy objects -------------------------------------------------------
@@ -254,9 +250,12 @@ def test_class_names_need_the_model():
 def gpus(monkeypatch: pytest.MonkeyPatch):
     """Pretend `n` CUDA GPUs are visible (0: none), as check_hardware sees them."""
 
-    def pretend(n: int) -> None:
+    def pretend(n: int, capability: tuple[int, int] = (9, 0)) -> None:
         monkeypatch.setattr(torch.cuda, "is_available", lambda: n > 0)
         monkeypatch.setattr(torch.cuda, "device_count", lambda: n)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: capability)
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a: capability >= (8, 0))
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Pretend GPU")
 
     return pretend
 
@@ -311,7 +310,45 @@ def test_device_counts_within_the_visible_gpus(gpus):
     for devices in ("2", "-1", "auto", "[0,1]", "'1'", "'0,1'"):
         _check("strategy=ddp", f"trainer.devices={devices}")
     gpus(0)
-    _check("trainer.devices=4", "trainer.accelerator=cpu")  # CPU processes, not GPUs
+    _check("trainer.devices=2", "trainer.accelerator=cpu")  # CPU processes, not GPUs
+    with pytest.raises(ConfigError, match=r"trainer\.devices=99 starts 99 processes on the CPU"):
+        _check("trainer.devices=99", "trainer.accelerator=cpu")
+
+
+def test_precision_and_tf32_need_their_hardware(gpus):
+    gpus(0)
+    for precision in ("16-mixed", "16-true"):
+        with pytest.raises(ConfigError, match=f"precision={precision} needs a CUDA GPU"):
+            _check(f"precision={precision}")
+    with pytest.raises(ConfigError, match=r"precision\.tf32=true needs an Ampere or later"):
+        _check("precision.tf32=true")
+    _check("precision=bf16-true")
+    _check("precision=64-true")
+    gpus(1, capability=(7, 0))  # a V100: no bf16, no TF32
+    with pytest.raises(ConfigError, match=r"precision=bf16-mixed: this GPU \(Pretend GPU\)"):
+        _check("precision=bf16-mixed")
+    with pytest.raises(ConfigError, match=r"precision\.tf32=true needs an Ampere"):
+        _check("precision.tf32=true")
+    gpus(1, capability=(8, 0))
+    _check("precision.tf32=true")
+    _check("precision=bf16-mixed")
+
+
+@pytest.mark.parametrize(
+    ("accelerator", "missing"), [("tpu", "a TPU"), ("mps", "Apple's MPS"), ("cuda", "a CUDA GPU")]
+)
+def test_accelerators_the_machine_lacks_are_config_errors(gpus, accelerator: str, missing: str):
+    gpus(0)
+    with pytest.raises(ConfigError, match=f"trainer.accelerator={accelerator}: {missing}"):
+        _check(f"trainer.accelerator={accelerator}")
+
+
+def test_more_nodes_than_a_launcher_starts_are_refused(gpus, monkeypatch: pytest.MonkeyPatch):
+    gpus(0)
+    for var in ("SLURM_NTASKS", "SLURM_JOB_NAME", "TORCHELASTIC_RUN_ID", "NODE_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ConfigError, match=r"trainer\.num_nodes=2, but nothing here starts"):
+        _check("trainer.num_nodes=2")
 
 
 def test_fsdp_runs_fit_only_and_cannot_clip(gpus):

@@ -6,8 +6,8 @@ import time
 
 import torch
 
+from fabricx.export.parity import tile as _tile
 from fabricx.export.timing import measure
-from fabricx.stages.bench import _tile
 
 
 def test_measure_respects_min_and_max_iterations():

@@ -1,41 +1,57 @@
-"""Build the datamodule, the model and the task from their config groups."""
+"""Build the datamodule, the model and the task (with its optimizer and scheduler)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import lightning.pytorch as pl
 from torch import nn
 
-from fabricx.config.instantiate import safe_instantiate
+from fabricx.config.components import TASK_SUPPLIED
+from fabricx.config.instantiate import build
 from fabricx.config.schema import TrainConfig
-from fabricx.config.typed import plain
+from fabricx.config.signatures import import_target, signature_of
 
 
-def build_datamodule(cfg: TrainConfig, prefixes: list[str] | None = None) -> pl.LightningDataModule:
-    return safe_instantiate(cfg.data, prefixes or cfg.target_prefixes, "data")
+def build_datamodule(
+    cfg: TrainConfig, prefixes: list[str] | None = None
+) -> pl.LightningDataModule:
+    """The data group's LightningDataModule.
+
+    Args:
+        prefixes: the modules `_target_`s may name; None: the config's own lists, for a
+            config the caller composed (a run directory's config must be given the modules
+            the caller trusts: fabricx.config.saved.load_saved_config).
+    """
+    return build(cfg.data, prefixes or cfg.target_prefixes, "data")
 
 
-def build_model(cfg: TrainConfig, prefixes: list[str] | None = None) -> nn.Module:
-    return safe_instantiate(cfg.model, prefixes or cfg.target_prefixes, "model")
+def build_model(cfg: TrainConfig, prefixes: list[str] | None = None) -> nn.Module | None:
+    """The model group's module, or None with model=none (the task builds its own)."""
+    if cfg.model is None:
+        return None
+    return build(cfg.model, prefixes or cfg.target_prefixes, "model")
 
 
-def build_task(cfg: TrainConfig, model: nn.Module, prefixes: list[str] | None = None) -> Any:
-    """The LightningModule around `model`; the optimizer is a partial the task calls later,
-    since it needs the model's parameters."""
+def build_task(
+    cfg: TrainConfig, model: nn.Module | None, prefixes: list[str] | None = None
+) -> Any:
+    """The LightningModule, given what its signature asks for of the model, the optimizer
+    (a partial that the task completes with the parameters) and the scheduler (a partial
+    completed with the optimizer), as the checker agreed (fabricx.config.components)."""
     prefixes = prefixes or cfg.target_prefixes
-    optimizer = safe_instantiate(cfg.optim, prefixes, "optim")
-    # monitor and mode choose the best checkpoint; the callbacks read them, not the task.
-    task_fields = {
-        k: v for k, v in dataclasses.asdict(cfg.task).items() if k not in ("monitor", "mode")
+    target = cfg.task["_target_"]
+    params = signature_of(target, import_target(target)).params
+    from_groups = {
+        "model": model,
+        "optimizer": _factory(cfg.optim, prefixes, "optim"),
+        "scheduler": _factory(cfg.scheduler, prefixes, "scheduler"),
     }
-    return safe_instantiate(
-        task_fields,
-        prefixes,
-        "task",
-        model=model,
-        optimizer=optimizer,
-        scheduler=dataclasses.asdict(cfg.scheduler),
-        run_config=plain(cfg),
-    )
+    supplied = {name: from_groups[name] for name in TASK_SUPPLIED if name in params}
+    return build(cfg.task, prefixes, "task", **supplied)
+
+
+def _factory(node: dict[str, Any] | None, prefixes: list[str], path: str) -> Any:
+    """An optimizer or scheduler as a partial, completed later (with the parameters, the
+    optimizer), whether or not its node says `_partial_: true`."""
+    return None if node is None else build({**node, "_partial_": True}, prefixes, path)

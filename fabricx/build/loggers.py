@@ -1,95 +1,125 @@
-"""Loggers: metrics.csv in the run directory, and a W&B run per Hydra job.
+"""The logger group: every logger it names, each given its place in the run directory.
 
-A resumed run (fabricx.resume) keeps both: metrics.csv is appended to, and the W&B run id
-saved in the run directory at its first start makes W&B continue the same run.
+`logger` maps names to `_target_` nodes (`logger=[wandb,csv]`, `logger=[wandb,tensorboard]`,
+your own). For the loggers fabricx knows it fills in what ties the logger to the run, so each
+Hydra job has one tracker run of its own and a resumed run continues it:
+- CSV: metrics.csv in the run directory, appended to on resume;
+- TensorBoard: event files in <run>/tensorboard/;
+- MLflow: a run named after the run directory, its id kept in mlflow_run_id.txt; the
+  tracking store is `tracking_uri`, else $MLFLOW_TRACKING_URI, else runs/mlflow.db (SQLite);
+- W&B: its files under the run directory, its id kept in wandb_run_id.txt.
+Any other Lightning logger gets `save_dir` (the run directory) when it takes one.
 """
 
 from __future__ import annotations
 
-import csv
-import netrc
 import os
 import secrets
 import string
 from pathlib import Path
+from typing import Any
 
-from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
-from lightning.pytorch.loggers.csv_logs import ExperimentWriter
-from lightning.pytorch.loggers.logger import rank_zero_experiment
+from lightning.pytorch.loggers import (
+    CSVLogger,
+    Logger,
+    MLFlowLogger,
+    TensorBoardLogger,
+    WandbLogger,
+)
 from lightning.pytorch.utilities import rank_zero_only
 
+from fabricx.config.instantiate import build
 from fabricx.config.schema import TrainConfig
+from fabricx.config.signatures import import_target
 from fabricx.config.typed import plain
+from fabricx.runs import write_text
 
-# The W&B run id of a training run, written at its first start and read back on resume.
+# The W&B and MLflow run ids of a training run, written at its first start, read on resume.
 WANDB_ID_FILE = "wandb_run_id.txt"
+MLFLOW_ID_FILE = "mlflow_run_id.txt"
+TENSORBOARD_DIR = "tensorboard"
 
 
-def wandb_mode(requested: str) -> str:
-    """The W&B mode to use: WANDB_MODE wins, then an explicit logger.mode, then auto.
-
-    auto means online only when the user is logged in (WANDB_API_KEY or a netrc entry written
-    by `wandb login`); otherwise offline, so a first run never stops to ask for a key.
-    """
-    env = os.environ.get("WANDB_MODE")
-    if env:
-        return "offline" if env == "dryrun" else env
-    if requested != "auto":
-        return requested
-    return "online" if _logged_in() else "offline"
-
-
-def _logged_in() -> bool:
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1].rstrip("/")
-    try:
-        return netrc.netrc().authenticators(host) is not None
-    except (FileNotFoundError, netrc.NetrcParseError):
-        return False
-
-
-def build_loggers(cfg: TrainConfig, run_dir: Path, group: str | None = None) -> list[Logger]:
-    """Loggers for `cfg.logger.backend`; `group` names the multirun a job belongs to."""
-    backend = cfg.logger.backend
-    if backend == "none":
-        return []
-    # name="" and version="" put metrics.csv directly in the run directory.
-    loggers: list[Logger] = [AppendingCSVLogger(save_dir=str(run_dir), name="", version="")]
-    if backend == "wandb":
-        loggers.append(build_wandb_logger(cfg, run_dir, group))
+def build_loggers(
+    cfg: TrainConfig, run_dir: Path, prefixes: list[str], group: str | None = None
+) -> list[Logger]:
+    """Every logger of `cfg.logger`; `group` names the multirun a job belongs to."""
+    loggers = []
+    for name, node in cfg.logger.items():
+        if node is None:
+            continue
+        cls = import_target(node["_target_"])
+        supplied = _supplied(cls, node, cfg, run_dir, group)
+        logger = build(node, prefixes, f"logger.{name}", **supplied)
+        if isinstance(logger, MLFlowLogger):
+            _keep_mlflow_id(logger, run_dir)
+        loggers.append(logger)
     return loggers
 
 
+def _supplied(
+    cls: Any, node: dict[str, Any], cfg: TrainConfig, run_dir: Path, group: str | None
+) -> dict[str, Any]:
+    """What ties a logger of class `cls` to this run (its names match LOGGER_SUPPLIED)."""
+    if not isinstance(cls, type):
+        return {}
+    if issubclass(cls, CSVLogger):  # name="" and version="": metrics.csv in run_dir itself
+        return {"save_dir": str(run_dir), "name": "", "version": ""}
+    if issubclass(cls, TensorBoardLogger):
+        return {"save_dir": str(run_dir), "name": TENSORBOARD_DIR, "version": ""}
+    if issubclass(cls, MLFlowLogger):
+        supplied = {"run_name": _run_name(cfg, run_dir, group), "run_id": _read_id(run_dir)}
+        if not node.get("tracking_uri") and not os.environ.get("MLFLOW_TRACKING_URI"):
+            store = Path(cfg.paths.runs_dir).resolve() / "mlflow.db"
+            supplied["tracking_uri"] = f"sqlite:///{store}"
+        return supplied
+    if issubclass(cls, WandbLogger):
+        return {
+            "name": _run_name(cfg, run_dir, group),
+            "save_dir": str(run_dir),
+            "id": train_run_id(run_dir),
+            "resume": "allow",  # a resumed run continues its W&B run
+            "config": plain(cfg),
+            "job_type": "train",
+            **({} if node.get("group") else {"group": group}),
+        }
+    import inspect
+
+    try:
+        takes_dir = "save_dir" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        takes_dir = False
+    return {"save_dir": str(run_dir)} if takes_dir and "save_dir" not in node else {}
+
+
 def build_wandb_logger(
-    cfg: TrainConfig, run_dir: Path, group: str | None, job_type: str = "train"
-) -> WandbLogger:
-    """A W&B run saved under `run_dir`; `job_type` tells train, export and bench runs apart."""
-    # A multirun's job directories are named 0, 1, ...: keep the sweep's name in the run name.
-    name = f"{cfg.experiment}/{run_dir.name}"
+    cfg: TrainConfig, run_dir: Path, prefixes: list[str], job_type: str
+) -> Logger | None:
+    """A W&B run of its own for `fabricx export` or `fabricx bench` on a finished run that
+    logged to W&B (grouped under the run), or None when it did not."""
+    for name, node in cfg.logger.items():
+        cls = import_target(node["_target_"]) if node else None
+        if isinstance(cls, type) and issubclass(cls, WandbLogger):
+            supplied = {
+                "name": f"{_run_name(cfg, run_dir, None)}/{job_type}",
+                "save_dir": str(run_dir),
+                "config": plain(cfg),
+                "job_type": job_type,
+                "group": node.get("group") or run_dir.name,
+            }
+            rest = {k: v for k, v in node.items() if k != "group"}
+            return build(rest, prefixes, f"logger.{name}", **supplied)
+    return None
+
+
+def _run_name(cfg: TrainConfig, run_dir: Path, group: str | None) -> str:
+    """experiment/run (a multirun's job directories are named 0, 1, ...: keep the sweep's)."""
     if group == run_dir.parent.name:
-        name = f"{cfg.experiment}/{run_dir.parent.name}/{run_dir.name}"
-    resume_kwargs = {}
-    if job_type == "train":  # a resumed run continues its W&B run; export/bench get their own
-        resume_kwargs = {"id": _train_run_id(run_dir), "resume": "allow"}
-    else:
-        name = f"{name}/{job_type}"
-    return WandbLogger(
-        name=name,
-        save_dir=str(run_dir),
-        project=cfg.logger.project,
-        entity=cfg.logger.entity,
-        group=cfg.logger.group or group,
-        tags=list(cfg.logger.tags),
-        mode=wandb_mode(cfg.logger.mode),
-        config=plain(cfg),
-        job_type=job_type,
-        log_model=False,  # fabricx logs the best checkpoint and exports itself, with metadata
-        **resume_kwargs,
-    )
+        return f"{cfg.experiment}/{run_dir.parent.name}/{run_dir.name}"
+    return f"{cfg.experiment}/{run_dir.name}"
 
 
-def _train_run_id(run_dir: Path) -> str:
+def train_run_id(run_dir: Path) -> str:
     """This run directory's W&B run id: made at the first start, read back when resuming."""
     path = run_dir / WANDB_ID_FILE
     if path.is_file():
@@ -97,29 +127,19 @@ def _train_run_id(run_dir: Path) -> str:
     # W&B's own form of id: 8 lower-case letters and digits.
     run_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
     if rank_zero_only.rank == 0:  # other DDP ranks log nothing to W&B
-        from fabricx.runs import write_text
-
         write_text(path, run_id + "\n")
     return run_id
 
 
-class AppendingCSVLogger(CSVLogger):
-    """Lightning's CSVLogger, but an existing metrics.csv is appended to, not deleted.
+def _read_id(run_dir: Path) -> str | None:
+    path = run_dir / MLFLOW_ID_FILE
+    return path.read_text().strip() if path.is_file() else None
 
-    fabricx reuses a run directory only to resume it (fabricx.resume trims the rows logged
-    after the checkpoint); the rows before it stay, and the resumed run's follow.
-    """
 
-    @property
-    @rank_zero_experiment
-    def experiment(self) -> ExperimentWriter:
-        if self._experiment is None:
-            path = Path(self.log_dir) / ExperimentWriter.NAME_METRICS_FILE
-            kept = path.read_bytes() if path.is_file() else None
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = ExperimentWriter(log_dir=self.log_dir)  # deletes metrics.csv
-            if kept:
-                path.write_bytes(kept)
-                header = kept.decode().splitlines()[0]
-                self._experiment.metrics_keys = next(csv.reader([header]))
-        return self._experiment
+def _keep_mlflow_id(logger: MLFlowLogger, run_dir: Path) -> None:
+    """Create the MLflow run now (rank 0) and keep its id for a resume."""
+    if rank_zero_only.rank != 0 or (run_dir / MLFLOW_ID_FILE).is_file():
+        return
+    run_id = logger.run_id  # creates the experiment and the run
+    if run_id:
+        write_text(run_dir / MLFLOW_ID_FILE, run_id + "\n")

@@ -1,4 +1,5 @@
-"""The Lightning Trainer: precision, strategy, callbacks, loggers, atomic checkpoints."""
+"""The Lightning Trainer: its group's arguments, plus precision, strategy, callbacks, loggers,
+atomic checkpoints."""
 
 from __future__ import annotations
 
@@ -8,18 +9,25 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from fabricx.build.callbacks import build_callbacks
+from fabricx.build.checkpoint_contents import CheckpointContents
 from fabricx.build.checkpoint_io import AtomicCheckpointIO
 from fabricx.build.hardware import check_hardware
 from fabricx.build.loggers import build_loggers
+from fabricx.config.components import TRAINER_TARGET
+from fabricx.config.instantiate import arguments as build_arguments
+from fabricx.config.instantiate import build
 from fabricx.config.schema import (
     DDPStrategyConfig,
     FSDPStrategyConfig,
     StrategyConfig,
     TrainConfig,
 )
+from fabricx.config.signatures import signature_of
+from fabricx.config.typed import plain
 from fabricx.errors import ConfigError, did_you_mean
 from fabricx.sweep.pruning import pruning_callbacks
 
@@ -138,50 +146,53 @@ def resolve_module_classes(
 
 
 def build_trainer(
-    cfg: TrainConfig, run_dir: Path, group: str | None = None, model: nn.Module | None = None
+    cfg: TrainConfig,
+    run_dir: Path,
+    prefixes: list[str] | None = None,
+    group: str | None = None,
+    model: nn.Module | None = None,
 ) -> pl.Trainer:
-    """The Trainer for `cfg`; `model` (the task to be trained) is needed by strategy=fsdp,
-    whose wrapping policies name the model's module classes."""
+    """The Trainer for `cfg`: the trainer group's arguments, plus what fabricx sets from its
+    own groups (precision, strategy, callbacks, loggers, the run directory, plugins).
+
+    Args:
+        prefixes: the modules `_target_`s may name (loggers, extra callbacks, profilers);
+            None: the config's own lists (fabricx.build.components.build_datamodule).
+        group: the multirun this job belongs to (its W&B group).
+        model: the task to be trained; strategy=fsdp resolves its class names against it.
+    """
     check_hardware(cfg)
-    torch.set_float32_matmul_precision(cfg.precision.matmul_precision)
-    loggers = build_loggers(cfg, run_dir, group)
-    t = cfg.trainer
-    limits = {
-        key: value
-        for key, value in (
-            ("limit_train_batches", t.limit_train_batches),
-            ("limit_val_batches", t.limit_val_batches),
-            ("limit_test_batches", t.limit_test_batches),
-        )
-        if value is not None
-    }
+    prefixes = prefixes or cfg.target_prefixes
+    torch.set_float32_matmul_precision(cfg.precision.float32_matmul_precision)
+    loggers = build_loggers(cfg, run_dir, prefixes, group)
+    callbacks = [
+        *build_callbacks(cfg.callbacks, run_dir, has_logger=bool(loggers)),
+        *build_extra_callbacks(cfg.callbacks.extra, prefixes),
+        CheckpointContents(plain(cfg)),
+        *pruning_callbacks(),  # only in a sweep trial (fabricx.sweep.pruning)
+    ]
+    trainer_sig = signature_of(TRAINER_TARGET, pl.Trainer)
+    arguments = build_arguments(trainer_sig, dict(cfg.trainer), prefixes, "trainer")
     return pl.Trainer(
-        accelerator=t.accelerator,
-        devices=t.devices,
-        num_nodes=t.num_nodes,
+        **arguments,
         strategy=build_strategy(cfg.strategy, model),
         precision=cfg.precision.name,
-        max_epochs=t.max_epochs,
-        max_steps=t.max_steps,
-        check_val_every_n_epoch=t.check_val_every_n_epoch,
-        log_every_n_steps=t.log_every_n_steps,
-        gradient_clip_val=t.gradient_clip_val,
-        accumulate_grad_batches=t.accumulate_grad_batches,
-        deterministic=t.deterministic,
-        fast_dev_run=t.fast_dev_run or False,
-        num_sanity_val_steps=t.num_sanity_val_steps,
-        callbacks=[
-            *build_callbacks(cfg.callbacks, run_dir, has_logger=bool(loggers)),
-            *pruning_callbacks(),  # only in a sweep trial (fabricx.sweep.pruning)
-        ],
+        callbacks=callbacks,
         logger=loggers or False,
         enable_checkpointing=cfg.callbacks.checkpoint.enabled,
         enable_progress_bar=cfg.callbacks.progress_bar != "none",
-        enable_model_summary=False,
         plugins=[AtomicCheckpointIO(), *_cluster_environment()],
         default_root_dir=str(run_dir),
-        **limits,
     )
+
+
+def build_extra_callbacks(extra: dict[str, Any], prefixes: list[str]) -> list[Callback]:
+    """Your callbacks, in the order `callbacks.extra` names them."""
+    return [
+        build(node, prefixes, f"callbacks.extra.{name}")
+        for name, node in extra.items()
+        if node is not None
+    ]
 
 
 def _cluster_environment() -> list[Any]:

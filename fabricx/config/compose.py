@@ -17,9 +17,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from fabricx.config.instantiate import check_targets
-from fabricx.config.paths import conf_dir, group_options
-from fabricx.config.problems import diagnose, with_source
+from fabricx.config.check import check_config, trusted_prefixes
+from fabricx.config.paths import conf_dir, group_options, searchpath_override
+from fabricx.config.problems import as_typed, diagnose, with_source
 from fabricx.config.typed import to_typed
 from fabricx.errors import ConfigError
 
@@ -74,11 +74,35 @@ def compose(
     from hydra import initialize_config_dir
 
     register()
-    extra = [f"hydra.searchpath=[file://{Path(config_dir).resolve()}]"] if config_dir else []
+    extra = searchpath_override(config_dir)
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return hydra_compose(
             config_name, overrides=[*overrides, *extra], return_hydra_config=with_choices
         )
+
+
+# Nodes that hold a callable's arguments: any of its parameters may be set from the command
+# line, whether or not the option's YAML file lists it.
+COMPONENT_NODES = ("data", "model", "task", "optim", "scheduler", "trainer", "logger",
+                   "callbacks.extra")  # fmt: skip
+
+
+def prepare_overrides(args: list[str], config_dir: str | None = None) -> list[str]:
+    """The command line as Hydra should read it: numeric group choices quoted, and keys
+    inside component nodes force-added (`model.width=48` -> `++model.width=48`).
+
+    A component's YAML lists only what differs from its constructor's defaults, and Hydra
+    refuses to override a key the composed config lacks. `++` adds it or overrides it; the
+    signature check then refuses any key the constructor does not take.
+    """
+    prepared = []
+    for arg in quote_numeric_choices(args, config_dir):
+        key, sep, _ = arg.partition("=")
+        plain_key = sep and not arg.startswith(("-", "+", "~"))
+        if plain_key and any(key.startswith(f"{node}.") for node in COMPONENT_NODES):
+            arg = f"++{arg}"
+        prepared.append(arg)
+    return prepared
 
 
 def quote_numeric_choices(args: list[str], config_dir: str | None = None) -> list[str]:
@@ -120,15 +144,15 @@ def validate(
             f"--config-dir {config_dir}: no such directory; give the folder that holds your"
             " group folders (e.g. optim/myopt.yaml)."
         )
-    overrides = quote_numeric_choices(overrides, config_dir)
+    overrides = prepare_overrides(overrides, config_dir)
     parsed, problems = _parse(overrides)
     if problems:
         raise ConfigError(problems)
     sweeps = [o for o in parsed if o.is_sweep_override()]
     if sweeps and not multirun:
         raise ConfigError(
-            f"'{o.input_line}' sweeps over several values: add -m (--multirun) to run one job "
-            "per value, or write key=[a,b] for a list value."
+            f"'{as_typed(o.input_line)}' sweeps over several values: add -m (--multirun) to "
+            "run one job per value, or write key=[a,b] for a list value."
             for o in sweeps
         )
     jobs = _jobs_covering_every_value(parsed) if sweeps else [list(overrides)]
@@ -151,8 +175,9 @@ def _parse(overrides: list[str]) -> tuple[list[Any], list[str]]:
         except OverrideParseException as err:
             reason = str(err).splitlines()[0]
             problems.append(
-                f"malformed override '{line}' ({reason}). Overrides look like key=value, "
-                "group=option, +new_key=value or ~key; quote values with spaces or commas."
+                f"malformed override '{as_typed(line)}' ({reason}). Overrides look like "
+                "key=value, group=option, +new_key=value or ~key; quote values with spaces or "
+                "commas."
             )
     return parsed, problems
 
@@ -184,18 +209,21 @@ def _validate_job(config_name: str, overrides: list[str], config_dir: str | None
     try:
         cfg = compose(config_name, overrides, config_dir, with_choices=True)
     except Exception as err:  # Hydra and OmegaConf raise many types; diagnose sorts them
-        problems = diagnose(
+        problems, usable = diagnose(
             lambda ov: compose(config_name, ov, config_dir), overrides, config_dir, err
         )
+        if usable is not None:  # check the rest too: every problem of the command at once
+            try:
+                _validate_job(config_name, usable, config_dir)
+            except ConfigError as rest:
+                problems += [p for p in rest.problems if p not in problems]
         raise ConfigError(problems) from None
     choices = dict(cfg.hydra.runtime.choices)
     with open_dict(cfg):
         del cfg["hydra"]
     try:
-        typed = to_typed(cfg)
-        prefixes = getattr(typed, "target_prefixes", None)
-        if prefixes is not None:
-            check_targets(typed, prefixes)
-        return typed
+        if "task" in cfg:  # an experiment (train, sweep): components and fabricx's settings
+            return check_config(cfg, trusted_prefixes(cfg))
+        return to_typed(cfg)  # a verb on a finished run: its own settings only
     except ConfigError as err:
         raise ConfigError(with_source(p, overrides, choices, cfg) for p in err.problems) from None

@@ -1,13 +1,20 @@
-"""Build objects from `_target_` configs, but only from modules the config allows.
+"""Build objects from `_target_` nodes: only from allowed modules, nested nodes only where the
+receiving parameter's type asks for an object, arguments as their type hints say.
 
-A config read back from a run directory or a checkpoint is data someone else may have written;
-`hydra.utils.instantiate` would import and call anything it names (`os.system` included).
-Every `_target_` in the node, nested ones too, is checked against the allowed prefixes first.
+A config read back from a run directory or a checkpoint is data someone else may have
+written; `hydra.utils.instantiate` would import and call anything it names, at any depth.
+fabricx builds a node itself, after the same checks as `fabricx config` ran on it
+(fabricx.config.components): the target must lie in an allowed module, and a nested node is
+built only for a parameter annotated with a class (or not annotated at all). A parameter
+typed as data (a mapping, a list of numbers) gets the node as a plain mapping. Values are
+passed as the type hint reads them: a list for a `tuple` parameter arrives as a tuple, a
+string for an `Enum` parameter as its member.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -47,21 +54,90 @@ def check_targets(node: Any, prefixes: list[str], path: str = "") -> None:
         )
 
 
-def safe_instantiate(node: Any, prefixes: list[str], path: str, **kwargs: Any) -> Any:
-    """`hydra.utils.instantiate` after `check_targets`; `node` is a dataclass or a dict.
+def build(node: dict[str, Any], prefixes: list[str], path: str, **supplied: Any) -> Any:
+    """Build the object a `_target_` node describes.
 
     Args:
-        node: the config node with a `_target_`.
-        prefixes: allowed module prefixes.
-        path: the node's key in the config, for error messages (e.g. "model").
-        kwargs: extra constructor arguments not in the config (e.g. the model for a task).
-    """
-    from hydra.utils import instantiate
+        node: the node as plain containers (`_target_`, its arguments, optionally
+            `_partial_` and `_args_`).
+        prefixes: modules a `_target_` may lie in, nested ones included.
+        path: the node's key in the config (e.g. "model"), for messages.
+        supplied: arguments fabricx passes itself (a task's model and optimizer); objects,
+            never scanned for `_target_`s.
 
-    as_dict = dataclasses.asdict(node) if dataclasses.is_dataclass(node) else dict(node)
-    check_targets(as_dict, prefixes, path)
-    if not kwargs:
-        return instantiate(as_dict, _convert_="all")
-    # Objects given here (a model, a run's config dict) are passed at call time, not merged
-    # into the config: Hydra would recurse into them and build any `_target_` they contain.
-    return instantiate({**as_dict, "_partial_": True}, _convert_="all")(**kwargs)
+    Returns:
+        The built object, or a `functools.partial` when the node says `_partial_: true`.
+
+    Raises:
+        ConfigError: a target outside `prefixes`, or one that cannot be imported.
+    """
+    from fabricx.config.signatures import TargetError, import_target, signature_of
+
+    check_targets(node, prefixes, path)
+    target = node["_target_"]
+    try:
+        obj = import_target(target)
+        sig = signature_of(target, obj)
+    except TargetError as err:
+        raise ConfigError(f"{path}._target_={target}: {err}.") from None
+    values = {k: v for k, v in node.items() if k not in ("_target_", "_partial_", "_args_")}
+    kwargs = arguments(sig, values, prefixes, path)
+    args = [_argument(v, None, prefixes, f"{path}._args_[{i}]") for i, v in enumerate(
+        node.get("_args_") or []
+    )]  # fmt: skip
+    kwargs.update(supplied)
+    if node.get("_partial_"):
+        return functools.partial(obj, *args, **kwargs)
+    return obj(*args, **kwargs)
+
+
+def arguments(sig: Any, values: dict[str, Any], prefixes: list[str], path: str) -> dict[str, Any]:
+    """Keyword arguments for the callable of `sig` (fabricx.config.signatures.Signature):
+    nested nodes built where the parameter asks for an object, data as its type hint reads.
+    """
+    kwargs = {}
+    for name, value in values.items():
+        param = sig.params.get(name)
+        annotation = param.annotation if param is not None else None
+        kwargs[name] = _argument(value, annotation, prefixes, f"{path}.{name}")
+    return kwargs
+
+
+def _argument(value: Any, annotation: Any, prefixes: list[str], path: str) -> Any:
+    """One argument as the callable should receive it (nested nodes built where asked)."""
+    from fabricx.config.signatures import EMPTY, check_value, is_data_type
+
+    annotation = EMPTY if annotation is None else annotation
+    if _is_node(value):
+        if annotation is not EMPTY and is_data_type(annotation):
+            return value  # data-typed parameter: the mapping as it is, never built
+        return build(value, prefixes, path)
+    if isinstance(value, dict) and _has_node(value):
+        item = _item_type(annotation, mapping=True)
+        return {k: _argument(v, item, prefixes, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list) and _has_node(value):
+        item = _item_type(annotation, mapping=False)
+        return [_argument(v, item, prefixes, f"{path}[{i}]") for i, v in enumerate(value)]
+    checked, problem = check_value(value, annotation)
+    return value if problem else checked
+
+
+def _is_node(value: Any) -> bool:
+    return isinstance(value, dict) and "_target_" in value
+
+
+def _has_node(value: Any) -> bool:
+    if _is_node(value):
+        return True
+    if isinstance(value, dict):
+        return any(_has_node(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_node(v) for v in value)
+    return False
+
+
+def _item_type(annotation: Any, mapping: bool) -> Any:
+    from fabricx.config.signatures import item_types
+
+    items = item_types(annotation)
+    return items[1] if mapping else items[0]

@@ -1,4 +1,4 @@
-"""Where fabricx's configs live, and which options a config group has."""
+"""Where fabricx's configs live, where the user's are, and which options a group has."""
 
 from __future__ import annotations
 
@@ -18,13 +18,33 @@ def conf_dir() -> Path:
     )
 
 
+def user_config_dirs(config_dir: str | None = None) -> list[Path]:
+    """The user's config folders, searched beside conf/: --config-dir, then the project's
+    (`[tool.fabricx] config-dir`)."""
+    from fabricx.config.project import active_project
+
+    dirs = [Path(config_dir).resolve()] if config_dir else []
+    project = active_project()
+    own = project.config_dir.resolve() if project and project.config_dir else None
+    if own is not None and own not in dirs:
+        dirs.append(own)
+    return dirs
+
+
+def searchpath_override(config_dir: str | None = None) -> list[str]:
+    """The `hydra.searchpath=[...]` override that adds the user's config folders, or []."""
+    dirs = user_config_dirs(config_dir)
+    quoted = ",".join(f"'file://{d}'" for d in dirs)
+    return [f"hydra.searchpath=[{quoted}]"] if dirs else []
+
+
 def group_options(group: str, config_dir: str | None = None) -> list[str] | None:
     """User-facing options of a config group, or None when `group` is no group.
 
-    Read from the config directories (conf/ and the user's --config-dir) rather than from
-    an initialised Hydra: it is only needed to explain a failed composition.
+    Read from the config directories (conf/ and the user's) rather than from an initialised
+    Hydra: it is only needed to explain a failed composition.
     """
-    dirs = [conf_dir() / group] + ([Path(config_dir) / group] if config_dir else [])
+    dirs = [conf_dir() / group] + [d / group for d in user_config_dirs(config_dir)]
     if not any(d.is_dir() for d in dirs):
         return None
     names = {p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")}

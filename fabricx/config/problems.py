@@ -40,7 +40,8 @@ def with_source(
     """
     if "(from " in problem:
         return problem
-    key = problem.split("=", 1)[0].split(":", 1)[0].split(" ", 1)[0]
+    keys = getattr(problem, "keys", ())
+    key = keys[0] if keys else problem.split("=", 1)[0].split(":", 1)[0].split(" ", 1)[0]
     group = key.split(".", 1)[0]
     source = "the primary config"
     if choices.get(group):
@@ -50,19 +51,22 @@ def with_source(
         source = f"{interpolation}: set the key it points to"
     # A check may name several keys ("a=1 and b=2 must ..."): any override it names is the source.
     named = [
-        line for line in overrides if re.search(rf"(^|\W){re.escape(_key_of(line))}[=: ]", problem)
+        line
+        for line in overrides
+        if _key_of(line) in keys or re.search(rf"(^|\W){re.escape(_key_of(line))}[=: ]", problem)
     ]
     if named:
-        source = " and ".join(f"command-line override '{line}'" for line in named)
+        source = " and ".join(f"command-line override '{as_typed(line)}'" for line in named)
     # "x must be > 0." -> "x must be > 0 (from ...)."; a closing "?" stays where it is.
     if problem.endswith("."):
         return f"{problem[:-1]} (from {source})."
     return f"{problem} (from {source})"
 
 
-def _as_typed(override: str) -> str:
-    """The override as the user typed it, without the quotes quote_numeric_choices added."""
-    return re.sub(r"'([0-9][0-9.]*)'", r"\1", override)
+def as_typed(override: str) -> str:
+    """The override as the user typed it, without what prepare_overrides added (quotes
+    around numeric choices, `++` before a component's key)."""
+    return re.sub(r"'([0-9][0-9.]*)'", r"\1", override.removeprefix("++"))
 
 
 def _key_of(override: str) -> str:
@@ -82,8 +86,12 @@ def _interpolation_of(cfg: DictConfig, key: str) -> str | None:
 
 def diagnose(
     compose: Compose, overrides: list[str], config_dir: str | None, err: Exception
-) -> list[str]:
+) -> tuple[list[str], list[str] | None]:
     """Find which overrides broke composition, by composing with each one alone.
+
+    Returns:
+        (the problems, the overrides that compose together), so the rest of the config can
+        still be checked; None instead of a list when even the config files do not compose.
 
     Args:
         compose: composes the config with a list of overrides (raises what Hydra raises).
@@ -109,7 +117,7 @@ def diagnose(
         if bad:
             problems += [
                 f"{key}={b}: '{o.key_or_group}' has no option '{b}' (command-line override "
-                f"'{_as_typed(o.input_line)}'). Options: {', '.join(options)}."
+                f"'{as_typed(o.input_line)}'). Options: {', '.join(options)}."
                 f"{did_you_mean(b, options)}"
                 for b in bad
             ]
@@ -118,13 +126,19 @@ def diagnose(
     try:
         compose(good_groups)
     except Exception as base_err:  # the config files themselves are broken
-        return [*problems, _hydra_problem(base_err, "the composed config files")]
+        return [*problems, _hydra_problem(base_err, "the composed config files")], None
+    usable = list(good_groups)
     for o in values:
         try:
             compose([*good_groups, o.input_line])
         except Exception as one_err:  # this override alone breaks composition
-            problems.append(_hydra_problem(one_err, f"command-line override '{o.input_line}'"))
-    return problems or [_hydra_problem(err, "the command line")]
+            source = f"command-line override '{as_typed(o.input_line)}'"
+            problems.append(_hydra_problem(one_err, source))
+        else:
+            usable.append(o.input_line)
+    if not problems:  # together they fail, one by one they do not
+        return [_hydra_problem(err, "the command line")], None
+    return problems, usable
 
 
 def _hydra_problem(err: Exception, source: str) -> str:

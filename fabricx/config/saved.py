@@ -1,33 +1,36 @@
-"""Read a finished run's own config back, typed, without recomposing anything from conf/."""
+"""Read a finished run's own config back, checked and typed, without recomposing from conf/.
+
+The file is data: its components are checked against their signatures like any config, and
+its own `allowed_target_prefixes` are not trusted: the caller says which modules it allows.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from fabricx.config.instantiate import check_targets
+from fabricx.config.check import check_config
 from fabricx.config.problems import omegaconf_problem
 from fabricx.config.schema import (
     DEFAULT_TARGET_PREFIXES,
-    GROUP_SCHEMAS,
+    DDPStrategyConfig,
     FinishedRunConfig,
+    FSDPStrategyConfig,
+    StrategyConfig,
     TrainConfig,
 )
-from fabricx.config.typed import to_typed
 from fabricx.errors import ConfigError
 
+_STRATEGIES = {"auto": StrategyConfig, "ddp": DDPStrategyConfig, "fsdp": FSDPStrategyConfig}
 
-def load_saved_config(run_dir: Path) -> TrainConfig:
-    """The typed TrainConfig saved in `run_dir/config.yaml`.
 
-    The file is resolved (no defaults list), so each group's schema is found again from its
-    `_target_`; the file is still checked against the schema like any other config.
+def read_saved_config(run_dir: Path) -> DictConfig:
+    """`run_dir/config.yaml` merged onto the schema, unchecked.
 
     Raises:
-        ConfigError: `run_dir` is no run directory, or its config no longer validates.
+        ConfigError: `run_dir` is no run directory, or its file is not a config.
     """
     path = run_dir / "config.yaml"
     if not path.is_file():
@@ -35,62 +38,49 @@ def load_saved_config(run_dir: Path) -> TrainConfig:
             f"run={run_dir}: no config.yaml there, so it is not a fabricx run directory; "
             "pass a directory such as runs/<experiment>/<timestamp>-<id>."
         )
-    raw = OmegaConf.load(path)
-    schemas = {
-        group: OmegaConf.structured(_schema_for(group, raw.get(group))) for group in GROUP_SCHEMAS
-    }
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), schemas, raw)
+        raw = OmegaConf.load(path)
+        strategy = raw.get("strategy") or {}
+        schema = _STRATEGIES.get(str(strategy.get("name", "auto")), StrategyConfig)
+        return OmegaConf.merge(
+            OmegaConf.structured(TrainConfig), {"strategy": OmegaConf.structured(schema)}, raw
+        )
     except OmegaConfBaseException as err:
         raise ConfigError(omegaconf_problem(err, str(path))) from None
+    except Exception as err:  # not YAML, or not a mapping
+        raise ConfigError(f"{path}: not a config file ({type(err).__name__}: {err}).") from None
+
+
+def load_saved_config(run_dir: Path, prefixes: list[str] | None = None) -> TrainConfig:
+    """The checked, typed TrainConfig saved in `run_dir/config.yaml`.
+
+    Args:
+        prefixes: the modules its `_target_`s may name; fabricx's defaults when None. The
+            file's own list is never used: a run directory cannot widen what runs.
+
+    Raises:
+        ConfigError: `run_dir` is no run directory, or its config no longer checks.
+    """
+    merged = read_saved_config(run_dir)
     try:
-        return to_typed(merged)
+        return check_config(merged, prefixes or list(DEFAULT_TARGET_PREFIXES))
     except ConfigError as err:
-        raise ConfigError(f"{p} (in {path})" for p in err.problems) from None
+        where = run_dir / "config.yaml"
+        raise ConfigError(f"{p} (in {where})" for p in err.problems) from None
 
 
-def check_run_target(cfg: FinishedRunConfig) -> None:
+def check_run_target(cfg: FinishedRunConfig, prefixes: list[str]) -> None:
     """Refuse a run directory without a usable config or checkpoint, before any work.
 
-    For the verbs that work on a finished run (eval, export): `cfg` names the run, the
-    checkpoint and the modules the command allows beyond fabricx's defaults.
+    For the verbs that work on a finished run (eval, export, bench): `cfg` names the run and
+    the checkpoint; `prefixes` are the modules the command allows.
     """
     from fabricx.checkpoints import find_checkpoint
 
     run_dir = Path(cfg.run)
-    saved = load_saved_config(run_dir)
-    # The run's own allowed_target_prefixes are data from the directory: not trusted.
-    check_targets(saved, [*DEFAULT_TARGET_PREFIXES, *cfg.extra_target_prefixes])
+    load_saved_config(run_dir, prefixes)
     if find_checkpoint(run_dir, cfg.checkpoint) is None:
         raise ConfigError(
             f"checkpoint={cfg.checkpoint}: {run_dir}/checkpoints has no such checkpoint; "
             "use checkpoint=best, checkpoint=last or a .ckpt path."
         )
-
-
-def _schema_for(group: str, node: object) -> type:
-    """The schema to read a saved group with.
-
-    The option whose default `_target_` is the saved one, else the most specific schema
-    whose fields hold every saved key (a run may have overridden `_target_`, e.g.
-    `optim._target_=torch.optim.Adam` with AdamW's fields), else the group's base schema.
-    """
-    options = list(GROUP_SCHEMAS[group].values())
-    if not OmegaConf.is_dict(node):
-        return options[0]
-    target = node.get("_target_")
-    for schema in options:
-        if target is not None and _default(schema, "_target_") == target:
-            return schema
-    keys = set(node.keys())
-    fitting = [s for s in options if keys <= {f.name for f in dataclasses.fields(s)}]
-    if fitting:
-        return min(fitting, key=lambda s: len(dataclasses.fields(s)))
-    raise ConfigError(
-        f"{group}: no fabricx schema has the keys {sorted(keys)} saved for it (its _target_ is"
-        f" {target!r}), so this run's config cannot be checked."
-    )
-
-
-def _default(schema: type, name: str) -> object:
-    return next((f.default for f in dataclasses.fields(schema) if f.name == name), None)

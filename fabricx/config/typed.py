@@ -79,10 +79,8 @@ def _unknown_keys(cfg: DictConfig, prefix: str = "") -> Iterable[str]:
         for key in cfg:
             if key not in fields:
                 full = f"{prefix}{key}"
-                yield (
-                    f"{full} is not a key of {schema.__name__}.{did_you_mean(str(key), fields)}"
-                    f" Remove it, or add it to the schema in fabricx/config/schema.py."
-                )
+                hint = did_you_mean(str(key), fields) or f" Its keys: {', '.join(sorted(fields))}."
+                yield f"{full} is not a key of {schema.__name__}.{hint} Remove it."
     for key in cfg:
         if OmegaConf.is_missing(cfg, key) or OmegaConf.is_interpolation(cfg, key):
             continue

@@ -10,8 +10,11 @@ valid.txt and test.txt.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from annotated_types import Ge
+
+from fabricx.config.constraints import NonNegativeInt, PositiveInt
 from fabricx.data.conll import Sentence, read_conll
 from fabricx.data.loaders import SplitLoaders
 from fabricx.errors import ConfigError, FabricxError
@@ -23,9 +26,17 @@ IGNORE = -100
 
 def tag_ids(labels: list[str], num_classes: int) -> dict[str, int]:
     """Each tag's class id; `num_classes` must count the tags (the model's output size)."""
-    if num_classes != len(labels):
-        raise ConfigError(f"data.num_classes={num_classes} but data.labels has {len(labels)} tags.")
+    check_tag_count(labels, num_classes)
     return {tag: i for i, tag in enumerate(labels)}
+
+
+def check_tag_count(labels: list[str] | None, num_classes: int, **_: object) -> None:
+    """The tag set and the number of classes (the model's output size) must agree."""
+    labels = CONLL2003_LABELS if labels is None else labels
+    if num_classes != len(labels):
+        raise ValueError(
+            f"num_classes={num_classes} but labels has {len(labels)} tags; make them agree."
+        )
 
 
 def load_tokenizer(name_or_path: str) -> Any:
@@ -68,12 +79,12 @@ class Conll2003DataModule(SplitLoaders):
         path: str,
         tokenizer: str,
         labels: list[str] | None = None,
-        max_length: int = 128,
-        batch_size: int = 32,
-        eval_batch_size: int = 64,
-        num_workers: int = 0,
+        max_length: Annotated[int, Ge(3)] = 128,
+        batch_size: PositiveInt = 32,
+        eval_batch_size: PositiveInt = 64,
+        num_workers: NonNegativeInt = 0,
         seed: int = 0,
-        num_classes: int = 9,
+        num_classes: PositiveInt = 9,
     ) -> None:
         super().__init__()
         self.path = Path(path).expanduser()
@@ -89,6 +100,9 @@ class Conll2003DataModule(SplitLoaders):
         self.encoded: dict[str, list[dict[str, list[int]]]] = {}
         self.tokenizer: Any = None
         self._collator: Any = None
+
+    # Checked by fabricx before any work (the constructor checks it again).
+    check_arguments = staticmethod(check_tag_count)
 
     def setup(self, stage: str | None = None) -> None:
         if self.encoded:

@@ -17,12 +17,20 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from annotated_types import Ge
 
+from fabricx.config.constraints import NonNegativeInt, PositiveInt
 from fabricx.data.conll import Sentence, read_conll
-from fabricx.data.conll2003 import CONLL2003_LABELS, IGNORE, SPLIT_FILES, tag_ids
+from fabricx.data.conll2003 import (
+    CONLL2003_LABELS,
+    IGNORE,
+    SPLIT_FILES,
+    check_tag_count,
+    tag_ids,
+)
 from fabricx.data.loaders import SplitLoaders
 from fabricx.errors import ConfigError, FabricxError
 
@@ -66,16 +74,16 @@ class Conll2003WordsDataModule(SplitLoaders):
         self,
         path: str,
         labels: list[str] | None = None,
-        vocab_size: int = 30000,
-        char_vocab_size: int = 128,
-        min_freq: int = 1,
-        max_word_length: int = 20,
-        pad_to_multiple_of: int = 8,
-        batch_size: int = 32,
-        eval_batch_size: int = 128,
-        num_workers: int = 0,
+        vocab_size: Annotated[int, Ge(3)] = 30000,
+        char_vocab_size: Annotated[int, Ge(3)] = 128,
+        min_freq: PositiveInt = 1,
+        max_word_length: PositiveInt = 20,
+        pad_to_multiple_of: PositiveInt = 8,
+        batch_size: PositiveInt = 32,
+        eval_batch_size: PositiveInt = 128,
+        num_workers: NonNegativeInt = 0,
         seed: int = 0,
-        num_classes: int = 9,
+        num_classes: PositiveInt = 9,
     ) -> None:
         super().__init__()
         self.path = Path(path).expanduser()
@@ -94,6 +102,9 @@ class Conll2003WordsDataModule(SplitLoaders):
         self.words: list[str] = []
         self.chars: list[str] = []
         self._encoded: dict[str, list[dict[str, list[Any]]]] = {}
+
+    # Checked by fabricx before any work (the constructor checks it again).
+    check_arguments = staticmethod(check_tag_count)
 
     # --- vocabularies: built from train.txt, saved in checkpoints -------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import torch
 
+from fabricx.config.constraints import Fraction, NonNegativeInt, PositiveInt
 from fabricx.data.tensor_loader import TensorBatches, resident_batches, trainer_device
 from fabricx.errors import ConfigError
 
@@ -31,14 +32,14 @@ class DigitsDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        batch_size: int = 64,
-        eval_batch_size: int = 256,
-        num_workers: int = 0,
+        batch_size: PositiveInt = 64,
+        eval_batch_size: PositiveInt = 256,
+        num_workers: NonNegativeInt = 0,
         seed: int = 0,
-        num_classes: int = 10,
-        num_features: int = 64,
-        val_fraction: float = 0.15,
-        test_fraction: float = 0.15,
+        num_classes: PositiveInt = 10,
+        num_features: PositiveInt = 64,
+        val_fraction: Fraction = 0.15,
+        test_fraction: Fraction = 0.15,
     ) -> None:
         super().__init__()
         self.batch_size = batch_size
@@ -50,6 +51,15 @@ class DigitsDataModule(pl.LightningDataModule):
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @classmethod
+    def check_arguments(cls, val_fraction: float, test_fraction: float, **_: object) -> None:
+        """Checked by fabricx before any work: the held-out shares must leave training data."""
+        if val_fraction + test_fraction >= 1.0:
+            raise ValueError(
+                f"val_fraction + test_fraction = {val_fraction + test_fraction} leaves no "
+                "training data; lower one of them."
+            )
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
+from annotated_types import Ge
 
+from fabricx.config.constraints import NonNegativeInt, PositiveInt
 from fabricx.data.conll2003 import load_tokenizer
 from fabricx.data.download import extract_zip, fetch
 from fabricx.data.loaders import SplitLoaders
@@ -144,19 +146,15 @@ class GlueSst2DataModule(SplitLoaders):
         path: str,
         tokenizer: str,
         download: bool = False,
-        val_size: int = 872,
-        max_length: int = 128,
-        batch_size: int = 32,
-        eval_batch_size: int = 64,
-        num_workers: int = 0,
+        val_size: PositiveInt = 872,
+        max_length: Annotated[int, Ge(3)] = 128,
+        batch_size: PositiveInt = 32,
+        eval_batch_size: PositiveInt = 64,
+        num_workers: NonNegativeInt = 0,
         seed: int = 0,
-        num_classes: int = 2,
+        num_classes: Literal[2] = 2,
     ) -> None:
         super().__init__()
-        if num_classes != 2:
-            raise ConfigError(f"data.num_classes={num_classes}: SST-2 has 2 classes; set 2.")
-        if val_size < 1:
-            raise ConfigError(f"data.val_size={val_size} must be >= 1 (val picks the best ckpt).")
         self.path = Path(path).expanduser()
         self.tokenizer_name = tokenizer
         self.download = download

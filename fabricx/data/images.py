@@ -13,11 +13,13 @@ only; every file's sha256 is checked against the constants below before it is us
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import lightning.pytorch as pl
 import torch
+from annotated_types import Interval
 
+from fabricx.config.constraints import NonNegativeInt, PositiveInt
 from fabricx.data.cifar import find_batches_dir, read_cifar10
 from fabricx.data.download import extract_tar, fetch, fetch_first
 from fabricx.data.idx import read_idx
@@ -129,7 +131,7 @@ class MnistDataModule(pl.LightningDataModule):
         download: fetch missing files into `path`, checked by sha256.
         val_size: training images held out for validation.
         batch_size, eval_batch_size, seed: as for every datamodule.
-        num_workers: unused (batches are sliced from memory); kept for the shared schema.
+        num_workers: unused (batches are sliced from memory); every datamodule takes it.
         num_classes: checked against the labels.
         augment: random crops with `crop_padding` (no flips: digits are not mirror-symmetric).
         crop_padding: pixels of padding for the random crop.
@@ -146,16 +148,16 @@ class MnistDataModule(pl.LightningDataModule):
     def __init__(
         self,
         path: str,
-        variant: str = "mnist",
+        variant: Literal["mnist", "fashion_mnist"] = "mnist",
         download: bool = False,
-        val_size: int = 5000,
-        batch_size: int = 128,
-        eval_batch_size: int = 512,
-        num_workers: int = 0,
+        val_size: PositiveInt = 5000,
+        batch_size: PositiveInt = 128,
+        eval_batch_size: PositiveInt = 512,
+        num_workers: NonNegativeInt = 0,
         seed: int = 0,
-        num_classes: int = 10,
+        num_classes: PositiveInt = 10,
         augment: bool = False,
-        crop_padding: int = 2,
+        crop_padding: NonNegativeInt = 2,
     ) -> None:
         super().__init__()
         check_choice("data.variant", variant, MNIST_VARIANTS)
@@ -244,7 +246,7 @@ class Cifar10DataModule(pl.LightningDataModule):
             batches are pickles, which can run code: only the official archive is read.
         val_size: training images held out for validation (by `seed`).
         batch_size, eval_batch_size, seed: as for every datamodule.
-        num_workers: unused (batches are sliced from memory); kept for the shared schema.
+        num_workers: unused (batches are sliced from memory); every datamodule takes it.
         num_classes: checked against the labels.
         augment: crop and flip training batches.
         crop_padding: pixels of padding for the random crop.
@@ -262,14 +264,14 @@ class Cifar10DataModule(pl.LightningDataModule):
         self,
         path: str,
         download: bool = False,
-        val_size: int = 5000,
-        batch_size: int = 512,
-        eval_batch_size: int = 1024,
-        num_workers: int = 0,
+        val_size: PositiveInt = 5000,
+        batch_size: PositiveInt = 512,
+        eval_batch_size: PositiveInt = 1024,
+        num_workers: NonNegativeInt = 0,
         seed: int = 0,
-        num_classes: int = 10,
+        num_classes: PositiveInt = 10,
         augment: bool = True,
-        crop_padding: int = 4,
+        crop_padding: NonNegativeInt = 4,
     ) -> None:
         super().__init__()
         self.path = Path(path).expanduser()
@@ -328,7 +330,7 @@ class ImageFolderDataModule(pl.LightningDataModule):
         val_fraction: share of the training images held out for validation (when no val/).
         test_fraction: share of the training images held out for test (when no test/).
         batch_size, eval_batch_size, seed: as for every datamodule.
-        num_workers: unused (batches are sliced from memory); kept for the shared schema.
+        num_workers: unused (batches are sliced from memory); every datamodule takes it.
         num_classes: checked against the number of class folders; None takes it from them.
         augment: random crop (padding image_size // 8) and flip on training batches.
 
@@ -344,14 +346,14 @@ class ImageFolderDataModule(pl.LightningDataModule):
     def __init__(
         self,
         path: str,
-        image_size: int | None = None,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.1,
-        batch_size: int = 64,
-        eval_batch_size: int = 256,
-        num_workers: int = 0,
+        image_size: PositiveInt | None = None,
+        val_fraction: Annotated[float, Interval(ge=0.0, lt=1.0)] = 0.1,
+        test_fraction: Annotated[float, Interval(ge=0.0, lt=1.0)] = 0.1,
+        batch_size: PositiveInt = 64,
+        eval_batch_size: PositiveInt = 256,
+        num_workers: NonNegativeInt = 0,
         seed: int = 0,
-        num_classes: int | None = None,
+        num_classes: PositiveInt | None = None,
         augment: bool = False,
     ) -> None:
         super().__init__()

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -32,6 +33,7 @@ def export_onnx(
     dynamic_batch: bool = True,
     external_data: bool = False,
     dynamic_axes: dict[int, str] | None = None,
+    output_names: list[str] | None = None,
 ) -> list[Path]:
     """Export `model` (called as model(**example_inputs)) to `path`; return the files written.
 
@@ -39,6 +41,9 @@ def export_onnx(
     with dynamic axes on every input (`dynamic_axes`, e.g. {0: "batch", 1: "sequence"} for
     text; the batch axis alone by default), and checked with onnx.checker's full check.
     Files appear under their final names only once all of them are complete.
+
+    Args:
+        output_names: the graph's output names; None: the exporter's own.
     """
     import onnx
 
@@ -49,11 +54,9 @@ def export_onnx(
     inputs = {name: t.detach().to("cpu") for name, t in example_inputs.items()}
     axes = dynamic_axes or {0: "batch"}
     dims = {axis: torch.export.Dim(label) for axis, label in axes.items()}
-    dynamic_shapes = (
-        {name: {a: d for a, d in dims.items() if a < t.dim()} for name, t in inputs.items()}
-        if dynamic_batch
-        else None
-    )
+    per_input = {name: {a: d for a, d in dims.items() if a < t.dim()} for name, t in inputs.items()}
+    dynamic_shapes = {"args": tuple(per_input.values())} if dynamic_batch else None
+    model = _ByPosition(model, list(inputs))
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=path.parent))
     try:
@@ -61,19 +64,18 @@ def export_onnx(
             warnings.simplefilter("ignore")  # the exporter's deprecation chatter, not ours
             torch.onnx.export(
                 model,
-                args=(),
-                kwargs=inputs,
+                args=tuple(inputs.values()),
                 f=str(staging / path.name),
                 dynamo=True,
                 opset_version=opset,
                 input_names=list(inputs),
-                output_names=["logits"],
+                output_names=output_names,
                 dynamic_shapes=dynamic_shapes,
                 external_data=external_data,
                 verbose=False,
             )
         if dynamic_shapes is not None:
-            labels = {name: {a: axes[a] for a in dims} for name, dims in dynamic_shapes.items()}
+            labels = {name: {a: axes[a] for a in dims} for name, dims in per_input.items()}
             _rederive_shapes(staging / path.name, labels)
         onnx.checker.check_model(str(staging / path.name), full_check=True)
         # The graph goes last: a model.onnx only ever appears beside its complete weights.
@@ -86,6 +88,22 @@ def export_onnx(
         return [path.parent / file.name for file in files]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+class _ByPosition(nn.Module):
+    """Takes the named inputs positionally and passes them on by name.
+
+    torch.export traces `forward(*args)` with one dynamic-shape spec per position, whatever
+    the wrapped forward's own signature (`x`, `input_ids, attention_mask`, `**inputs`).
+    """
+
+    def __init__(self, module: nn.Module, names: list[str]) -> None:
+        super().__init__()
+        self.module = module
+        self.names = names
+
+    def forward(self, *args: torch.Tensor) -> Any:
+        return self.module(**dict(zip(self.names, args, strict=True)))
 
 
 def _rederive_shapes(path: Path, dynamic_axes: dict[str, dict[int, str]]) -> None:

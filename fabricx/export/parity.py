@@ -9,6 +9,9 @@ from typing import Any
 import torch
 from torchmetrics import Metric
 
+from fabricx.errors import StageError
+from fabricx.export.outputs import flatten
+
 Runner = Callable[..., torch.Tensor]
 SplitBatch = Callable[[Any], tuple[dict[str, torch.Tensor], torch.Tensor]]
 
@@ -20,6 +23,7 @@ class ParityResult:
     max_rel_diff: float
     passed: bool
     shape: list[int] | None = None  # of the first input, e.g. [batch, sequence]
+    outputs: int = 1  # output tensors compared
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,23 +66,42 @@ def slices(pool: dict[str, torch.Tensor], batch_sizes: list[int]) -> list[dict[s
 def check_cases(
     eager: Runner, exported: Runner, cases: list[dict[str, torch.Tensor]], atol: float, rtol: float
 ) -> list[ParityResult]:
-    """Run both on every case; compare the outputs tensor by tensor."""
+    """Run both on every case; compare every output tensor (a task may return several)."""
     results = []
     for inputs in cases:
-        want = eager(**inputs).float()
-        got = exported(**inputs).float()
-        diff = (want - got).abs()
+        wanted = [t.float() for t in flatten(eager(**inputs))]
+        got = [t.float() for t in flatten(exported(**inputs))]
+        if len(wanted) != len(got):
+            raise StageError(
+                f"the eager model returns {len(wanted)} tensors but the exported one "
+                f"{len(got)}: the export is stale; export again."
+            )
+        diffs = [(w - g).abs() for w, g in zip(wanted, got, strict=True)]
         first = next(iter(inputs.values()))
         results.append(
             ParityResult(
                 batch_size=first.shape[0],
-                max_abs_diff=diff.max().item(),
-                max_rel_diff=(diff / want.abs().clamp_min(1e-6)).max().item(),
-                passed=bool(torch.allclose(got, want, atol=atol, rtol=rtol)),
+                max_abs_diff=max(d.max().item() if d.numel() else 0.0 for d in diffs),
+                max_rel_diff=max(
+                    (d / w.abs().clamp_min(1e-6)).max().item() if d.numel() else 0.0
+                    for d, w in zip(diffs, wanted, strict=True)
+                ),
+                passed=all(
+                    torch.allclose(g, w, atol=atol, rtol=rtol)
+                    for g, w in zip(got, wanted, strict=True)
+                ),
                 shape=list(first.shape),
+                outputs=len(wanted),
             )
         )
     return results
+
+
+def tile(pool: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
+    """Repeat a batch's rows until there are `count` (a benchmark needs full batches)."""
+    have = next(iter(pool.values())).shape[0]
+    repeats = -(-count // have)
+    return {name: t.repeat(repeats, *([1] * (t.dim() - 1)))[:count] for name, t in pool.items()}
 
 
 def check_parity(
@@ -107,5 +130,6 @@ def score(runner: Runner, batches: Iterable[Any], split_batch: SplitBatch, metri
     metric.reset()
     for batch in batches:
         inputs, target = split_batch(batch)
-        metric.update(runner(**inputs).float(), target)
+        outputs = runner(**inputs)
+        metric.update(outputs.float() if isinstance(outputs, torch.Tensor) else outputs, target)
     return float(metric.compute())

@@ -10,7 +10,8 @@ from fabricx.errors import FabricxError
 
 
 class OrtRunner:
-    """An ONNX Runtime session called like the eager model: runner(**inputs) -> logits.
+    """An ONNX Runtime session called like the eager model: runner(**inputs) -> its output
+    (a tensor, or a tuple of tensors for a graph with several outputs).
 
     Args:
         path: the .onnx file (its external-data file, if any, beside it).
@@ -27,7 +28,7 @@ class OrtRunner:
         )
         self.input_names = [i.name for i in self.session.get_inputs()]
 
-    def __call__(self, **inputs: torch.Tensor) -> torch.Tensor:
+    def __call__(self, **inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         missing = set(self.input_names) - set(inputs)
         if missing:
             raise FabricxError(
@@ -35,4 +36,5 @@ class OrtRunner:
                 " the task's split_batch and the exported graph disagree: re-export the model."
             )
         feed = {name: inputs[name].detach().cpu().numpy() for name in self.input_names}
-        return torch.from_numpy(self.session.run(None, feed)[0])
+        outputs = [torch.from_numpy(out) for out in self.session.run(None, feed)]
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fabricx.config.constraints import PositiveInt
+
 
 class ConvGroup(nn.Module):
     def __init__(self, in_channels: int, channels: int) -> None:
@@ -37,9 +39,9 @@ class AirbenchNet(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 10,
-        widths: tuple[int, int, int] = (64, 256, 256),
-        stem_width: int = 24,
+        num_classes: PositiveInt = 10,
+        widths: tuple[PositiveInt, PositiveInt, PositiveInt] = (64, 256, 256),
+        stem_width: PositiveInt = 24,
         logit_scale: float = 1 / 9,
     ) -> None:
         super().__init__()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fabricx.config.constraints import PositiveInt, Probability
 from fabricx.data.conll_words import PAD, UNK
 
 
@@ -73,17 +74,17 @@ class BiLSTMTagger(nn.Module):
 
     def __init__(
         self,
-        num_classes: int,
-        vocab_size: int,
-        char_vocab_size: int,
-        word_dim: int = 100,
-        char_dim: int = 30,
-        char_filters: int = 50,
-        char_width: int = 3,
-        hidden_size: int = 200,
-        num_layers: int = 1,
-        dropout: float = 0.5,
-        word_dropout: float = 0.05,
+        num_classes: PositiveInt,
+        vocab_size: PositiveInt,
+        char_vocab_size: PositiveInt,
+        word_dim: PositiveInt = 100,
+        char_dim: PositiveInt = 30,
+        char_filters: PositiveInt = 50,
+        char_width: PositiveInt = 3,
+        hidden_size: PositiveInt = 200,
+        num_layers: PositiveInt = 1,
+        dropout: Probability = 0.5,
+        word_dropout: Probability = 0.05,
     ) -> None:
         super().__init__()
         self.word_embed = nn.Embedding(vocab_size, word_dim, padding_idx=PAD)

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from fabricx.config.constraints import PositiveInt
+
 
 class _HFClassifier(nn.Module):
     """A transformers `AutoModelFor...` (named by `auto_class`), called with named tensors,
@@ -28,7 +30,7 @@ class _HFClassifier(nn.Module):
 
     def __init__(
         self,
-        num_labels: int,
+        num_labels: PositiveInt,
         pretrained: str | None = None,
         model_type: str = "bert",
         config: dict[str, Any] | None = None,
@@ -44,6 +46,17 @@ class _HFClassifier(nn.Module):
                 model_type, num_labels=num_labels, **(config or {})
             )
             self.model = auto.from_config(arch)
+
+    @classmethod
+    def check_arguments(
+        cls, pretrained: str | None, config: dict[str, Any] | None, **_: object
+    ) -> None:
+        """Checked by fabricx before any work: one source of weights or architecture."""
+        if bool(pretrained) == bool(config):
+            raise ValueError(
+                "give exactly one of pretrained (a hub name or directory) and config "
+                "(architecture fields, e.g. {hidden_size: 32, vocab_size: 100})"
+            )
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits

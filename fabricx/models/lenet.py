@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fabricx.config.constraints import PositiveInt
+
 
 class LeNet5(nn.Module):
     """C1 conv 6@5x5 -> S2 pool -> C3 conv 16@5x5 -> S4 pool -> C5 120 -> F6 84 -> classes.
@@ -17,7 +19,7 @@ class LeNet5(nn.Module):
         in_channels: 1 for MNIST / Fashion-MNIST.
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
+    def __init__(self, num_classes: PositiveInt = 10, in_channels: PositiveInt = 1) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2),  # (B, 6, 14, 14)

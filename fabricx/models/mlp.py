@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Annotated
+
 import torch
+from annotated_types import MinLen
 from torch import nn
+
+from fabricx.config.constraints import PositiveInt, Probability
 
 
 class MLP(nn.Module):
@@ -17,7 +23,11 @@ class MLP(nn.Module):
     """
 
     def __init__(
-        self, in_features: int, num_classes: int, hidden_sizes: list[int], dropout: float = 0.0
+        self,
+        in_features: PositiveInt,
+        num_classes: PositiveInt,
+        hidden_sizes: Annotated[Sequence[PositiveInt], MinLen(1)] = (128, 64),
+        dropout: Probability = 0.1,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []

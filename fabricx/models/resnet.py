@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fabricx.config.constraints import PositiveInt
+
 
 class BasicBlock(nn.Module):
     def __init__(self, in_planes: int, planes: int, stride: int) -> None:
@@ -39,7 +41,9 @@ class ResNet18(nn.Module):
         width: channels of the first stage (64 in the paper); smaller for quick tests.
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, width: int = 64) -> None:
+    def __init__(
+        self, num_classes: PositiveInt = 10, in_channels: PositiveInt = 3, width: PositiveInt = 64
+    ) -> None:
         super().__init__()
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, padding=1, bias=False),

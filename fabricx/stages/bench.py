@@ -20,9 +20,11 @@ from rich.table import Table
 from fabricx import runs
 from fabricx.charts import latency_chart
 from fabricx.export.onnx import EXPORT_FILES, ONNX_PRECISIONS
+from fabricx.export.parity import tile
 from fabricx.export.runtimes import OrtRunner
 from fabricx.export.timing import measure
 from fabricx.stages.context import RunContext
+from fabricx.tasks.contract import eval_copy, example_inputs
 
 Prepare = Callable[[dict[str, torch.Tensor]], Callable[[], Any]]
 
@@ -30,12 +32,10 @@ Prepare = Callable[[dict[str, torch.Tensor]], Callable[[], Any]]
 def run(ctx: RunContext, console: Console | None = None) -> None:
     cfg = ctx.cfg.bench
     ctx.use_checkpoint()
-    ctx.datamodule.setup("test")
     largest = max(cfg.batch_sizes)
-    # One real test batch, repeated to the largest size: padded text batches cannot be
-    # concatenated, and every runtime should see the same inputs.
-    first, _ = ctx.task.split_batch(next(iter(ctx.datamodule.test_dataloader())))
-    pool = _tile(first, largest)
+    # One real test batch (or the task's example input), repeated to the largest size:
+    # padded text batches cannot be concatenated, and every runtime sees the same inputs.
+    pool = tile(example_inputs(ctx.task, ctx.datamodule), largest)
     rows = []
     for runtime, prepare, cuda in _runtimes(ctx):
         for size in cfg.batch_sizes:
@@ -69,7 +69,7 @@ def run(ctx: RunContext, console: Console | None = None) -> None:
 def _runtimes(ctx: RunContext) -> Iterator[tuple[str, Prepare, bool]]:
     """(name, prepare(inputs) -> call, synchronize CUDA) for every runtime that applies."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = copy.deepcopy(ctx.task.model).to(device, torch.float32).eval()
+    model = eval_copy(ctx.task, device)
     yield "eager_fp32", _eager(model, device, contextlib.nullcontext), device.type == "cuda"
 
     precision = ctx.cfg.precision.name
@@ -144,13 +144,6 @@ def _to(
         name: t.to(device, dtype) if dtype is not None and t.is_floating_point() else t.to(device)
         for name, t in inputs.items()
     }
-
-
-def _tile(pool: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
-    """Repeat a batch's rows until there are `count` (a benchmark needs full batches)."""
-    have = next(iter(pool.values())).shape[0]
-    repeats = -(-count // have)
-    return {name: t.repeat(repeats, *([1] * (t.dim() - 1)))[:count] for name, t in pool.items()}
 
 
 def _device_name() -> str:

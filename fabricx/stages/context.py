@@ -25,6 +25,7 @@ class RunContext:
         resume_from: the checkpoint fit continues from (resume=); None trains from the start.
         skipped: requested targets that could not run here, with the one-line reason.
         tables: row tables a stage produced (bench), logged to W&B as tables.
+        notes: what a stage could not do and says so (verify without a metric).
     """
 
     cfg: TrainConfig
@@ -38,6 +39,7 @@ class RunContext:
     stages: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
     weights: str = "initial"
     error: str | None = None  # why the run failed: the exception, in one line
     checkpoint: str = "best"
@@ -46,7 +48,7 @@ class RunContext:
     @property
     def metric_key(self) -> str:
         """The run's headline metric, e.g. test/acc."""
-        return f"test/{self.cfg.task.metric}"
+        return f"test/{self.cfg.metric.name}"
 
     def use_checkpoint(self, which: str | None = None) -> None:
         """Load `which` checkpoint into the task, unless it already holds it.
@@ -85,6 +87,7 @@ class RunContext:
             "metrics": self.metrics,
             "stages": self.stages,
             "skipped": self.skipped,
+            **({"notes": self.notes} if self.notes else {}),
             "weights": self.weights,
             "artifacts": {name: str(path) for name, path in self.artifacts.items()},
             **({"error": self.error} if self.error else {}),

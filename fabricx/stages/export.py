@@ -18,26 +18,35 @@ from fabricx.export.fp16 import convert_fp16
 from fabricx.export.onnx import EXPORT_FILES, export_onnx
 from fabricx.export.quantize import quantize_int8
 from fabricx.stages.context import RunContext
+from fabricx.tasks.contract import (
+    dynamic_axes,
+    eval_copy,
+    example_inputs,
+    has_batches,
+    output_names,
+)
 
 log = logging.getLogger(__name__)
 
 
 def run(ctx: RunContext) -> None:
     ctx.use_checkpoint()
-    export, datamodule = ctx.cfg.export, ctx.datamodule
+    export = ctx.cfg.export
     export_dir = ctx.run_dir / "export"
-    datamodule.setup("test")
-    inputs, _ = ctx.task.split_batch(next(iter(datamodule.test_dataloader())))
+    # The task's own forward (fabricx.tasks.contract): traced on a real test batch when the
+    # task says how to split one, else on its example_input_array.
+    inputs = example_inputs(ctx.task, ctx.datamodule)
 
     base = export.base_onnx
     files = export_onnx(
-        ctx.task.model,
+        eval_copy(ctx.task),
         inputs,
         export_dir / EXPORT_FILES["onnx"],
         opset=base.opset,
         dynamic_batch=base.dynamic_batch,
         external_data=base.external_data,
-        dynamic_axes=getattr(ctx.task, "export_dynamic_axes", None),  # text: batch and sequence
+        dynamic_axes=dynamic_axes(ctx.task),  # text: batch and sequence
+        output_names=output_names(ctx.task),
     )
     fp32 = next(f for f in files if f.suffix == ".onnx")
     ctx.artifacts["onnx"] = fp32
@@ -49,7 +58,7 @@ def run(ctx: RunContext) -> None:
         ctx.artifacts["onnx_int8"] = quantize_int8(
             fp32,
             export_dir / EXPORT_FILES["onnx_int8"],
-            _calibration_batches(ctx, int8.calibration_batches),
+            _calibration_batches(ctx, int8.calibration_batches, inputs),
             per_channel=int8.per_channel,
             calibrate_method=int8.calibrate_method,
             op_types=int8.op_types,
@@ -88,11 +97,11 @@ def tensorrt_profiles(ctx: RunContext, inputs: dict[str, torch.Tensor]) -> list[
     """
     from fabricx.export.tensorrt import derive_profiles
 
-    axes = getattr(ctx.task, "export_dynamic_axes", None) or {0: "batch"}
+    axes = dynamic_axes(ctx.task) or {0: "batch"}
     shapes = {name: tuple(tensor.shape) for name, tensor in inputs.items()}
     typical = next(iter(shapes.values()))[0]
     sizes = [*ctx.cfg.export.verify.batch_sizes, *ctx.cfg.bench.batch_sizes, typical]
-    seq_lens = _sequence_lengths(ctx) if 1 in axes else None
+    seq_lens = _sequence_lengths(ctx) if 1 in axes and has_batches(ctx.task) else None
     dynamic = {n: {a: label for a, label in axes.items() if a < len(s)} for n, s in shapes.items()}
     return derive_profiles(shapes, sizes, dynamic_axes=dynamic, seq_lens=seq_lens)
 
@@ -106,9 +115,24 @@ def _sequence_lengths(ctx: RunContext) -> list[int]:
     return sorted(lengths)
 
 
-def _calibration_batches(ctx: RunContext, count: int) -> Iterator[dict[str, np.ndarray]]:
+def _calibration_batches(
+    ctx: RunContext, count: int, example: dict[str, torch.Tensor]
+) -> Iterator[dict[str, np.ndarray]]:
     """The first `count` training batches' model inputs (the loader's seeded order); the
-    number really used is recorded, and said when the split has fewer."""
+    number really used is recorded, and said when the split has fewer.
+
+    A task without `split_batch` gives no way to read inputs from a batch: its example
+    input is the only calibration data then, and a warning says so.
+    """
+    if not has_batches(ctx.task):
+        log.warning(
+            "export.onnx_int8: %s defines no split_batch, so INT8 is calibrated on its "
+            "example_input_array alone; define split_batch(batch) -> (inputs, target) to "
+            "calibrate on training batches.", type(ctx.task).__qualname__,
+        )  # fmt: skip
+        ctx.metrics["export/onnx_int8_calibration_batches"] = 1
+        yield {name: tensor.detach().cpu().numpy() for name, tensor in example.items()}
+        return
     ctx.datamodule.setup("fit")
     used = 0
     for batch in ctx.datamodule.train_dataloader():

@@ -5,13 +5,14 @@ where TensorRT cannot run).
 
 Per artifact: parity of the output tensor at several batch sizes (so the dynamic batch
 dimension is really exercised), within that artifact's precision's tolerances, then the
-task's metric recomputed through the runtime on the whole test split. The report goes to
+task's metric recomputed through the runtime on the whole test split (for a task that says
+how to score a batch: fabricx.tasks.contract; otherwise outputs only, and verify.json and
+metrics.json say so). The report goes to
 export/verify.json before any failure is raised, so nothing is lost.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from fabricx import runs
 from fabricx.config.schema import EXPORT_TARGETS, TARGET_SCHEMAS, Tolerance
 from fabricx.errors import StageError
 from fabricx.export.onnx import EXPORT_FILES, ONNX_PRECISIONS
-from fabricx.export.parity import check_cases, parity_cases, score
+from fabricx.export.outputs import flatten, rebuild, structure
+from fabricx.export.parity import check_cases, parity_cases, score, slices, tile
 from fabricx.export.runtimes import OrtRunner
 from fabricx.stages.context import RunContext
+from fabricx.tasks.contract import can_score, eval_copy, example_inputs, has_batches
 
 
 def run(ctx: RunContext) -> None:
@@ -48,30 +51,47 @@ def run(ctx: RunContext) -> None:
             " export stage first (stages=[export,verify])."
         )
     ctx.use_checkpoint()
-    datamodule, split_batch = ctx.datamodule, ctx.task.split_batch
-    datamodule.setup("test")
+    datamodule, task = ctx.datamodule, ctx.task
     batch_sizes = ctx.cfg.export.verify.batch_sizes
-    name = ctx.cfg.task.metric
-
-    eager = copy.deepcopy(ctx.task.model).to("cpu", torch.float32).eval()
-    cases = parity_cases(datamodule.test_dataloader(), split_batch, batch_sizes)
+    name = ctx.cfg.metric.name
+    eager = eval_copy(task)
+    if has_batches(task):
+        datamodule.setup("test")
+        cases = parity_cases(datamodule.test_dataloader(), task.split_batch, batch_sizes)
+    else:  # the example input, tiled or cut to every batch size
+        cases = slices(tile(example_inputs(task, datamodule), max(batch_sizes)), batch_sizes)
+    scoring = can_score(task)
+    if not scoring:
+        ctx.notes["verify"] = (
+            f"outputs compared only: {type(task).__qualname__} defines no split_batch and "
+            "build_metric, so the test metric was not recomputed through the runtimes"
+        )
+    spec = structure(eager(**cases[0]))  # a task may return several tensors
 
     def test_metric(runner: Any) -> float:  # in this process alone: under DDP rank 0 verifies
-        metric = ctx.task.build_metric(sync_on_compute=False)
-        return score(runner, datamodule.test_dataloader(), split_batch, metric)
+        metric = task.build_metric(sync_on_compute=False)
 
-    eager_metric = test_metric(eager)
+        def nested(**inputs: torch.Tensor) -> Any:
+            return rebuild(spec, flatten(runner(**inputs)))
+
+        return score(nested, datamodule.test_dataloader(), task.split_batch, metric)
+
+    eager_metric = test_metric(eager) if scoring else None
     onnx_metric = eager_metric  # replaced by model.onnx's, which is always verified first
 
-    report: dict[str, Any] = {"metric": f"test/{name}", "eager_fp32": eager_metric, "artifacts": {}}
+    report: dict[str, Any] = {
+        "metric": f"test/{name}",
+        "metric_recomputed": scoring,
+        "eager_fp32": eager_metric,
+        "artifacts": {},
+        **({"note": ctx.notes["verify"]} if not scoring else {}),
+    }
     failures = []
     for target in targets:
         tolerance = _tolerance(ctx, target)
         runner, runtime, providers = _runner(ctx, target, export_dir)
         parity = check_cases(eager, runner, cases, tolerance.atol, tolerance.rtol)
-        runtime_metric = test_metric(runner)
-        metric_ok = eager_metric - runtime_metric <= tolerance.max_metric_drop
-        report["artifacts"][target] = {
+        entry: dict[str, Any] = {
             "file": EXPORT_FILES[target],
             "runtime": runtime,
             "providers": providers,
@@ -80,15 +100,32 @@ def run(ctx: RunContext) -> None:
                 **{f.name: getattr(tolerance, f.name) for f in dataclasses.fields(Tolerance)},
             },
             "parity": [p.as_dict() for p in parity],
-            "metric": runtime_metric,
-            "metric_change": runtime_metric - eager_metric,
-            # fp16 and INT8 against the fp32 file they were made from, as well as eager
-            "metric_change_vs_onnx": runtime_metric - onnx_metric if target != "onnx" else 0.0,
-            "passed": all(p.passed for p in parity) and metric_ok,
-        }  # fmt: skip
-        ctx.metrics[f"test/{name}_{target}"] = runtime_metric
-        if target == "onnx":
-            onnx_metric = runtime_metric
+        }
+        metric_ok = True
+        if scoring:
+            runtime_metric = test_metric(runner)
+            # "Drop" in the metric's own direction: lower is better for a loss or an error.
+            change = runtime_metric - eager_metric
+            drop = -change if ctx.cfg.metric.mode == "max" else change
+            metric_ok = drop <= tolerance.max_metric_drop
+            entry.update(
+                metric=runtime_metric,
+                metric_change=change,
+                # fp16 and INT8 against the fp32 file they were made from, as well as eager
+                metric_change_vs_onnx=runtime_metric - onnx_metric if target != "onnx" else 0.0,
+            )
+            ctx.metrics[f"test/{name}_{target}"] = runtime_metric
+            if target == "onnx":
+                onnx_metric = runtime_metric
+            if not metric_ok:
+                worse = "drops" if ctx.cfg.metric.mode == "max" else "rises"
+                failures.append(
+                    f"{EXPORT_FILES[target]}: test/{name} {worse} from {eager_metric:.4f} (eager)"
+                    f" to {runtime_metric:.4f}, more than export.{target}.max_metric_drop="
+                    f"{tolerance.max_metric_drop}"
+                )
+        entry["passed"] = all(p.passed for p in parity) and metric_ok
+        report["artifacts"][target] = entry
         ctx.metrics[f"verify/{target}_max_abs_diff"] = max(p.max_abs_diff for p in parity)
         failures += [
             f"{EXPORT_FILES[target]} at batch {p.batch_size} (shape {p.shape}): "
@@ -96,12 +133,6 @@ def run(ctx: RunContext) -> None:
             f"{p.max_abs_diff:.3g} exceeds atol={tolerance.atol} + rtol={tolerance.rtol}"
             for p in parity if not p.passed
         ]  # fmt: skip
-        if not metric_ok:
-            failures.append(
-                f"{EXPORT_FILES[target]}: test/{name} drops from {eager_metric:.4f} (eager) to "
-                f"{runtime_metric:.4f}, more than export.{target}.max_metric_drop="
-                f"{tolerance.max_metric_drop}"
-            )
     report["passed"] = not failures
     path = runs.write_json(ctx.out_dir / "export" / "verify.json", report)
     if failures:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from fabricx.config.sweep_schema import SweepRunConfig
+from fabricx.config.schema import SweepRunConfig
 from fabricx.config.typed import to_typed
 from fabricx.errors import FabricxError
 from fabricx.sweep import launch, report

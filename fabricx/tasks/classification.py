@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
+from annotated_types import Interval
 from torch import nn
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 
+from fabricx.config.constraints import PositiveInt
 from fabricx.tasks.epoch_metrics import EpochMetrics
+from fabricx.tasks.schedules import configure
 
 
 class ClassificationTask(EpochMetrics, pl.LightningModule):
@@ -23,34 +26,34 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
 
     Args:
         model: an nn.Module whose forward returns logits of shape (B, num_classes), called
-            with `x` or with the batch's named tensors.
-        optimizer: a partial optimizer (from the optim group) that takes the parameters.
-        scheduler: the scheduler group's fields (name, warmup_fraction, min_lr_ratio).
+            with `x` or with the batch's named tensors (the model group).
+        optimizer: a partial optimizer that takes the parameters (the optim group).
+        scheduler: a partial learning-rate scheduler that takes the optimizer, or None (the
+            scheduler group).
         num_classes: number of classes.
         label_smoothing: cross-entropy label smoothing.
-        metric: name of the headline metric ("acc"); the run's metric is `test/{metric}`.
-        run_config: the run's resolved config as plain containers, saved in every checkpoint.
     """
+
+    # The task contract (docs/tasks.md): "the metric" and the keys logged every epoch.
+    metric = "acc"
+    metric_mode = "max"
+    export_output_names = ("logits",)
+    logged_metrics = ("loss", "acc")
 
     def __init__(
         self,
         model: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: dict[str, Any] | None = None,
-        num_classes: int = 10,
-        label_smoothing: float = 0.0,
-        metric: str = "acc",
-        run_config: dict[str, Any] | None = None,
+        scheduler: Callable[..., Any] | None = None,
+        num_classes: PositiveInt = 10,
+        label_smoothing: Annotated[float, Interval(ge=0.0, lt=1.0)] = 0.0,
     ) -> None:
         super().__init__()
-        # Plain dicts only: checkpoints then load with torch.load(weights_only=True).
-        self.save_hyperparameters({"config": run_config or {}}, logger=False)
         self.model = model
         self.optimizer_factory = optimizer
-        self.scheduler_cfg = scheduler or {"name": "none"}
+        self.scheduler_factory = scheduler
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing
-        self.metric_name = metric
         self.metrics = self.epoch_metric_modules(self.build_metric)
 
     def build_metric(self, sync_on_compute: bool = True) -> Metric:
@@ -100,14 +103,4 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
         self._step(batch, "test")
 
     def configure_optimizers(self) -> Any:
-        from fabricx.tasks.schedules import build_lr_scheduler
-
-        optimizer = self.optimizer_factory(self.parameters())
-        scheduler = build_lr_scheduler(
-            optimizer,
-            total_steps=self.trainer.estimated_stepping_batches,
-            **self.scheduler_cfg,
-        )
-        if scheduler is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        return configure(self, self.optimizer_factory, self.scheduler_factory)

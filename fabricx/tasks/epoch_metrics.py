@@ -51,7 +51,7 @@ class BatchMean(MeanMetric):
 
 
 class EpochMetrics:
-    """Mixin for a LightningModule with `metric_name`; `self.metrics` comes from
+    """Mixin for a LightningModule with a `metric` name; `self.metrics` comes from
     `epoch_metric_modules` and each step calls `log_loss`.
 
     `latest_train_loss` is the last training batch's loss, detached: progress bars read it
@@ -80,7 +80,7 @@ class EpochMetrics:
 
     def _log_epoch(self, split: str) -> None:
         metric = self.metrics[f"{split}_metric"]  # type: ignore[attr-defined]
-        self.log(f"{split}/{self.metric_name}", metric, prog_bar=True)  # type: ignore[attr-defined]
+        self.log(f"{split}/{self.metric}", metric, prog_bar=True)  # type: ignore[attr-defined]
         loss = self.metrics[f"{split}_loss"]  # type: ignore[attr-defined]
         self.log(f"{split}/loss", loss, prog_bar=split == "val")  # type: ignore[attr-defined]
 

@@ -11,10 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import Metric
 
+from fabricx.config.constraints import PositiveInt
+from fabricx.data.conll2003 import IGNORE
 from fabricx.tasks.entity_f1 import EntityF1
 from fabricx.tasks.epoch_metrics import EpochMetrics
-
-IGNORE = -100
+from fabricx.tasks.schedules import configure
 
 
 class TokenClassificationTask(EpochMetrics, pl.LightningModule):
@@ -23,13 +24,17 @@ class TokenClassificationTask(EpochMetrics, pl.LightningModule):
     Args:
         model: forward(**inputs) -> logits (B, T, num_classes); the inputs are the batch's
             tensors but `labels` (input_ids and attention_mask for a Hugging Face model).
-        optimizer: a partial optimizer that takes the parameters.
-        scheduler: the scheduler group's fields (name, warmup_fraction, min_lr_ratio).
+        optimizer: a partial optimizer that takes the parameters (the optim group).
         labels: the tag of each class id, in the datamodule's order.
+        scheduler: a partial learning-rate scheduler that takes the optimizer, or None.
         num_classes: number of tags.
-        metric: the headline metric's name ("f1").
-        run_config: the run's resolved config as plain containers, saved in every checkpoint.
     """
+
+    # The task contract (docs/tasks.md): "the metric" and the keys logged every epoch.
+    metric = "f1"
+    metric_mode = "max"
+    export_output_names = ("logits",)
+    logged_metrics = ("loss", "f1")
 
     # Exported graphs keep both the batch and the sequence axis dynamic.
     export_dynamic_axes = {0: "batch", 1: "sequence"}
@@ -39,19 +44,15 @@ class TokenClassificationTask(EpochMetrics, pl.LightningModule):
         model: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
         labels: list[str],
-        scheduler: dict[str, Any] | None = None,
-        num_classes: int = 9,
-        metric: str = "f1",
-        run_config: dict[str, Any] | None = None,
+        scheduler: Callable[..., Any] | None = None,
+        num_classes: PositiveInt = 9,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters({"config": run_config or {}}, logger=False)
         self.model = model
         self.optimizer_factory = optimizer
-        self.scheduler_cfg = scheduler or {"name": "none"}
+        self.scheduler_factory = scheduler
         self.labels = list(labels)
         self.num_classes = num_classes
-        self.metric_name = metric
         self.metrics = self.epoch_metric_modules(self.build_metric)
 
     def build_metric(self, sync_on_compute: bool = True) -> Metric:
@@ -85,12 +86,4 @@ class TokenClassificationTask(EpochMetrics, pl.LightningModule):
         self._step(batch, "test")
 
     def configure_optimizers(self) -> Any:
-        from fabricx.tasks.schedules import build_lr_scheduler
-
-        optimizer = self.optimizer_factory(self.parameters())
-        scheduler = build_lr_scheduler(
-            optimizer, total_steps=self.trainer.estimated_stepping_batches, **self.scheduler_cfg
-        )
-        return (
-            optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
-        )
+        return configure(self, self.optimizer_factory, self.scheduler_factory)

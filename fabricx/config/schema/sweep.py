@@ -2,7 +2,7 @@
 
 `conf/sweep.yaml` is the train config plus a `sweep:` node; the search space of a recipe
 lives in `conf/search_space/<recipe>.yaml`, which the sweep config selects by the recipe's
-name. Like fabricx.config.schema, nothing here imports torch, lightning or optuna.
+name. Nothing here imports torch, lightning or optuna.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 
 from omegaconf import II, MISSING
 
-from fabricx.config.schema import TrainConfig, _help
+from fabricx.config.schema.fields import help_text
+from fabricx.config.schema.train import TrainConfig
 from fabricx.errors import ConfigError, check_choice
 
 PARAM_TYPES = ("float", "int", "categorical")
@@ -31,14 +32,14 @@ class ParamConfig:
     parameter is sampled only in trials where the earlier parameters named take those values.
     """
 
-    type: str = field(default=MISSING, metadata=_help(f"One of {PARAM_TYPES}."))
+    type: str = field(default=MISSING, metadata=help_text(f"One of {PARAM_TYPES}."))
     low: float | None = None
     high: float | None = None
-    step: float | None = field(default=None, metadata=_help("Spacing of values; none: any."))
-    log: bool = field(default=False, metadata=_help("Sample on a log scale (float, int)."))
+    step: float | None = field(default=None, metadata=help_text("Spacing of values; none: any."))
+    log: bool = field(default=False, metadata=help_text("Sample on a log scale (float, int)."))
     choices: list[Any] | None = None
     when: dict[str, Any] | None = field(
-        default=None, metadata=_help("Sample only when earlier params have these values.")
+        default=None, metadata=help_text("Sample only when earlier params have these values.")
     )
 
     def check(self, name: str, earlier: list[str]) -> None:
@@ -68,8 +69,8 @@ class ParamConfig:
 class ObjectiveConfig:
     """A value the study optimizes: a key of the trial's metrics.json, and its direction."""
 
-    metric: str = field(default=MISSING, metadata=_help("Key in metrics.json, e.g. val/acc."))
-    direction: str = field(default=MISSING, metadata=_help(f"One of {DIRECTIONS}."))
+    metric: str = field(default=MISSING, metadata=help_text("Key in metrics.json, e.g. val/acc."))
+    direction: str = field(default=MISSING, metadata=help_text(f"One of {DIRECTIONS}."))
 
     def __post_init__(self) -> None:
         check_choice("sweep.objectives[].direction", self.direction, DIRECTIONS)
@@ -77,10 +78,10 @@ class ObjectiveConfig:
 
 @dataclass
 class SamplerConfig:
-    name: str = field(default="tpe", metadata=_help(f"One of {SAMPLERS}."))
+    name: str = field(default="tpe", metadata=help_text(f"One of {SAMPLERS}."))
     seed: int | None = II("seed")
     n_startup_trials: int = field(
-        default=5, metadata=_help("tpe, cmaes: random trials before the model takes over.")
+        default=5, metadata=help_text("tpe, cmaes: random trials before the model takes over.")
     )
 
     def __post_init__(self) -> None:
@@ -91,17 +92,17 @@ class SamplerConfig:
 class PrunerConfig:
     """When a trial stops early: compared, every validation epoch, with the other trials."""
 
-    name: str = field(default="median", metadata=_help(f"One of {PRUNERS}."))
+    name: str = field(default="median", metadata=help_text(f"One of {PRUNERS}."))
     n_startup_trials: int = field(
-        default=3, metadata=_help("median, percentile: trials finished before any is pruned.")
+        default=3, metadata=help_text("median, percentile: trials finished before any is pruned.")
     )
     n_warmup_steps: int = field(
-        default=1, metadata=_help("median, percentile: epochs a trial runs before it may stop.")
+        default=1, metadata=help_text("median, percentile: epochs a trial runs before it may stop.")
     )
-    percentile: float = field(default=25.0, metadata=_help("percentile: keep the best N%."))
-    min_resource: int = field(default=1, metadata=_help("hyperband: epochs of the first rung."))
-    max_resource: int = field(default=II("trainer.max_epochs"), metadata=_help("hyperband."))
-    reduction_factor: int = field(default=3, metadata=_help("hyperband: 1/N go on per rung."))
+    percentile: float = field(default=25.0, metadata=help_text("percentile: keep the best N%."))
+    min_resource: int = field(default=1, metadata=help_text("hyperband: epochs of the first rung."))
+    max_resource: int = field(default=II("trainer.max_epochs"), metadata=help_text("hyperband."))
+    reduction_factor: int = field(default=3, metadata=help_text("hyperband: 1/N go on per rung."))
 
     def __post_init__(self) -> None:
         check_choice("sweep.pruner.name", self.name, PRUNERS)
@@ -118,9 +119,9 @@ class SweepSlurmConfig:
     qos: str | None = None
     timeout_min: int = 240
     cpus_per_task: int | None = None
-    gpus_per_node: int | None = field(default=None, metadata=_help("GPUs of each worker."))
+    gpus_per_node: int | None = field(default=None, metadata=help_text("GPUs of each worker."))
     mem_gb: float | None = None
-    setup: list[str] = field(default_factory=list, metadata=_help("Shell lines run first."))
+    setup: list[str] = field(default_factory=list, metadata=help_text("Shell lines run first."))
     additional_parameters: dict[str, Any] = field(default_factory=dict)
 
 
@@ -128,41 +129,45 @@ class SweepSlurmConfig:
 class SweepConfig:
     """`fabricx sweep`: an Optuna study whose trials are ordinary `fabricx train` runs."""
 
-    study_name: str = field(default=II("experiment"), metadata=_help("Same name: resumes."))
+    study_name: str = field(default=II("experiment"), metadata=help_text("Same name: resumes."))
     dir: str = field(
         default="${paths.runs_dir}/${experiment}/sweeps/${sweep.study_name}",
-        metadata=_help("The sweep directory: storage, trials/, report."),
+        metadata=help_text("The sweep directory: storage, trials/, report."),
     )
-    n_trials: int = field(default=20, metadata=_help("The study's budget of trials, in all."))
-    workers: int = field(default=1, metadata=_help("Processes (or array tasks) pulling trials."))
-    launcher: str = field(default="local", metadata=_help(f"One of {SWEEP_LAUNCHERS}."))
+    n_trials: int = field(default=20, metadata=help_text("The study's budget of trials, in all."))
+    workers: int = field(
+        default=1, metadata=help_text("Processes (or array tasks) pulling trials.")
+    )
+    launcher: str = field(default="local", metadata=help_text(f"One of {SWEEP_LAUNCHERS}."))
     storage: str | None = field(
         default=None,
-        metadata=_help(
+        metadata=help_text(
             "null: a journal file in the sweep directory; or an RDB URL (sqlite:///f.db, "
             "postgresql://user@host/db) or a journal file path (*.log, *.journal)."
         ),
     )
     objectives: list[ObjectiveConfig] = field(
         default_factory=list,
-        metadata=_help("[]: the task's monitored metric and mode (task.monitor, task.mode)."),
+        metadata=help_text("[]: the run's metric on validation (val/<metric.name>, metric.mode)."),
     )
     params: dict[str, ParamConfig] = field(default_factory=dict)
     enqueue: list[dict[str, Any]] = field(
         default_factory=list,
-        metadata=_help("Trials to run first, e.g. [{optim.lr: 3e-3}]; the rest is sampled."),
+        metadata=help_text("Trials to run first, e.g. [{optim.lr: 3e-3}]; the rest is sampled."),
     )
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     pruner: PrunerConfig = field(default_factory=PrunerConfig)
     heartbeat_s: int = field(
-        default=10, metadata=_help("Running trials record a heartbeat this often.")
+        default=10, metadata=help_text("Running trials record a heartbeat this often.")
     )
     grace_s: int = field(
-        default=60, metadata=_help("A trial silent this long lost its worker: failed, retried.")
+        default=60, metadata=help_text("A trial silent this long lost its worker: failed, retried.")
     )
-    max_retries: int = field(default=1, metadata=_help("Retries of a trial that lost its worker."))
-    report_only: bool = field(default=False, metadata=_help("Write the report; run no trial."))
-    wait: bool = field(default=True, metadata=_help("slurm: wait for the array, then report."))
+    max_retries: int = field(
+        default=1, metadata=help_text("Retries of a trial that lost its worker.")
+    )
+    report_only: bool = field(default=False, metadata=help_text("Write the report; run no trial."))
+    wait: bool = field(default=True, metadata=help_text("slurm: wait for the array, then report."))
     slurm: SweepSlurmConfig = field(default_factory=SweepSlurmConfig)
 
     def __post_init__(self) -> None:
@@ -215,13 +220,8 @@ class SweepRunConfig(TrainConfig):
                 "sweep.params is empty: nothing to search. Pick a search space, e.g. "
                 "search_space=digits_mlp (conf/search_space/), or write your own there."
             )
-        if not self.sweep.objectives:
-            direction = "maximize" if self.task.mode == "max" else "minimize"
-            self.sweep.objectives = [ObjectiveConfig(self.task.monitor, direction)]
-        monitor = self.sweep.objectives[0].metric
-        if self.sweep.pruner.name != "none" and monitor not in self.task.logged_keys:
-            raise ConfigError(
-                f"sweep.pruner.name={self.sweep.pruner.name} prunes on the objective {monitor},"
-                f" which is not logged every validation epoch ({self.task.logged_keys}); "
-                "prune on one of those, or set sweep.pruner.name=none."
-            )
+        if not self.sweep.objectives and self.metric.name is not None:
+            # The run's metric as validation reports it (fabricx.config.check fills it in from
+            # the task before this runs; the pruner check against what the task logs is there).
+            direction = "maximize" if self.metric.mode == "max" else "minimize"
+            self.sweep.objectives = [ObjectiveConfig(f"val/{self.metric.name}", direction)]

@@ -1,0 +1,612 @@
+"""Every `_target_` component of a config, checked against its own signature before any work.
+
+The groups a user brings their own code to (model, data, task, optim, scheduler, extra
+callbacks, loggers) hold a `_target_` and that callable's arguments; the trainer group holds
+`lightning.pytorch.Trainer`'s. Each is checked here: the target must be allowed (before it
+is imported: importing runs its code), importable, and build what its group needs; every key
+must be a parameter; every value must fit the parameter's type hint; every required
+parameter must be set, except the few fabricx itself passes (the task's model and optimizer,
+the optimizer's parameters, a logger's directory).
+
+Checking imports the targets' modules, so it needs torch for fabricx's own components; the
+CLI's `--help` never gets here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import (
+    InterpolationToMissingValueError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
+
+from fabricx.config.instantiate import target_allowed
+from fabricx.config.signatures import (
+    EMPTY,
+    Signature,
+    TargetError,
+    builds_instance_of,
+    check_value,
+    import_target,
+    is_data_type,
+    is_finite_data,
+    item_types,
+    object_classes,
+    signature_of,
+    type_name,
+)
+from fabricx.errors import Problem, did_you_mean
+
+# Hydra's instantiate keys that fabricx's builder honours; the others are refused, since
+# fabricx decides from each parameter's type whether a nested node is built.
+RESERVED = ("_target_", "_partial_", "_args_")
+UNSUPPORTED = ("_recursive_", "_convert_")
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """What fabricx needs of one group's component.
+
+    Attributes:
+        key: where the node sits in the config (`model`, `logger.wandb`).
+        builds: dotted names of the classes the component must be an instance of.
+        supplied: arguments fabricx passes itself, with the group that provides them; a
+            config may not set them, and they never count as missing.
+        completed_later: the component is built as a partial that fabricx (or the task)
+            completes with its first `completed_later` positional arguments; names in
+            `later_names` are also completed later.
+    """
+
+    key: str
+    builds: tuple[str, ...]
+    supplied: dict[str, str] = dataclasses.field(default_factory=dict)
+    completed_later: int = 0
+    later_names: tuple[str, ...] = ()
+
+
+DATA = Group("data", ("lightning.pytorch.LightningDataModule",))
+MODEL = Group("model", ("torch.nn.Module",))
+TASK = Group("task", ("lightning.pytorch.LightningModule",))
+OPTIM = Group("optim", ("torch.optim.Optimizer",), completed_later=1)
+SCHEDULER = Group(
+    "scheduler",
+    ("torch.optim.lr_scheduler.LRScheduler", "torch.optim.lr_scheduler.ReduceLROnPlateau"),
+    completed_later=1,
+    later_names=("total_steps",),
+)
+# The task's arguments fabricx fills from groups, when the task's signature has them.
+TASK_SUPPLIED = {"model": "model", "optimizer": "optim", "scheduler": "scheduler"}
+
+# Trainer arguments fabricx sets from its own groups: where to set them instead.
+TRAINER_TARGET = "lightning.pytorch.Trainer"
+TRAINER_OWNED = {
+    "precision": "the precision group: precision=bf16-mixed (or precision.name=...)",
+    "strategy": "the strategy group: strategy=ddp or strategy=fsdp",
+    "callbacks": "the callbacks group: callbacks.<setting>=..., or your own callback in "
+    "callbacks.extra (see callbacks=[default,<your option>])",
+    "logger": "the logger group: logger=wandb, logger=[wandb,tensorboard], logger=none",
+    "default_root_dir": "the run directory: paths.runs_dir and experiment",
+    "plugins": "fabricx (atomic checkpoint writes, the SLURM environment)",
+    "enable_checkpointing": "callbacks.checkpoint.enabled",
+    "enable_progress_bar": "callbacks.progress_bar (rich, tqdm or none)",
+}
+
+# Logger arguments fabricx sets for the loggers it knows, so every run has one tracker run
+# of its own that a resume continues. Keyed by the base class's dotted name.
+LOGGER_SUPPLIED = {
+    "lightning.pytorch.loggers.CSVLogger": ("save_dir", "name", "version"),
+    "lightning.pytorch.loggers.TensorBoardLogger": ("save_dir", "name", "version"),
+    "lightning.pytorch.loggers.MLFlowLogger": ("run_name", "run_id", "save_dir"),
+    "lightning.pytorch.loggers.WandbLogger": ("name", "save_dir", "id", "version", "resume"),
+}
+
+
+@dataclasses.dataclass
+class TaskFacts:
+    """What the task's class says about "the metric", read once its class is imported."""
+
+    target: str | None = None
+    metric: str | None = None
+    metric_mode: str | None = None
+    logged_metrics: tuple[str, ...] | None = None
+
+
+class Checker:
+    """Collects the problems of one config's components; `prefixes` are the trusted modules."""
+
+    def __init__(self, prefixes: Iterable[str]) -> None:
+        self.prefixes = list(prefixes)
+        self.problems: list[str] = []
+        self._imported: dict[str, Any] = {}
+
+    # -- one node ---------------------------------------------------------------------------
+
+    def target(self, node: dict[str, Any], key: str) -> Any | None:
+        """The object a node's `_target_` names, or None (with the problem recorded)."""
+        target = node.get("_target_")
+        if not isinstance(target, str) or not target:
+            self.problems.append(
+                f"{key}._target_ must name a class or function, e.g. mypackage.module.Class "
+                f"(got {target!r})."
+            )
+            return None
+        if not target_allowed(target, self.prefixes):
+            root = target.split(".")[0]
+            self.problems.append(
+                f"{key}._target_={target!r} is outside the allowed modules {self.prefixes}. If "
+                f"you trust it, add its package: extra_target_prefixes=[{root}], or list it "
+                "under [tool.fabricx] target-prefixes in your project's pyproject.toml."
+            )
+            return None
+        if target not in self._imported:
+            try:
+                self._imported[target] = import_target(target)
+            except TargetError as err:
+                self.problems.append(f"{key}._target_={target}: {err}.")
+                self._imported[target] = None
+        return self._imported[target]
+
+    def node(
+        self,
+        node: dict[str, Any],
+        key: str,
+        group: Group | None = None,
+        expected: Any = EMPTY,
+        supplied: dict[str, str] | None = None,
+    ) -> Signature | None:
+        """Check one `_target_` node (and the nodes nested in it); return its signature.
+
+        Args:
+            node: the node as plain containers, interpolations resolved.
+            key: its place in the config, for messages.
+            group: fabricx's needs of the group it fills, for a top-level component.
+            expected: the type hint of the parameter a nested node is passed to.
+            supplied: arguments fabricx passes itself, beyond the group's.
+        """
+        before = len(self.problems)
+        obj = self.target(node, key)
+        if obj is None:
+            return None
+        target = node["_target_"]
+        try:
+            sig = signature_of(target, obj)
+        except TargetError as err:
+            self.problems.append(f"{key}._target_={target}: {err}.")
+            return None
+        if group is not None:
+            self._check_builds(sig, key, group.builds, f"the {group.key} group")
+        elif expected is not EMPTY:
+            self._check_fits(sig, node, key, expected)
+        supplied = {**(group.supplied if group else {}), **(supplied or {})}
+        for name in UNSUPPORTED:
+            if name in node:
+                self.problems.append(
+                    f"{key}.{name}: fabricx builds a nested _target_ node only where the "
+                    "parameter's type hint asks for an object, and passes data as plain "
+                    f"lists and dicts; remove {name}."
+                )
+        partial = bool(node.get("_partial_", False))
+        later = set(group.later_names) if group else set()
+        positional = [p for p in sig.params.values() if p.kind.name != "KEYWORD_ONLY"]
+        for p in positional[: group.completed_later if group else 0]:
+            later.add(p.name)
+        args = node.get("_args_") or []
+        if not isinstance(args, list):
+            self.problems.append(f"{key}._args_ must be a list of positional arguments.")
+            args = []
+        for p in positional[: len(args)]:
+            later.add(p.name)  # given positionally
+        given = [k for k in node if k not in RESERVED and k not in UNSUPPORTED]
+        for name in given:
+            full = f"{key}.{name}"
+            if name in supplied:
+                self.problems.append(f"{full} is set by fabricx from {supplied[name]}; remove it.")
+                continue
+            param = sig.params.get(name)
+            if param is None:
+                if sig.var_keyword:
+                    self._nested(node[name], full, EMPTY)  # goes to **kwargs: not typed
+                    continue
+                settable = [n for n in sig.params if n not in supplied and n not in later]
+                hint = did_you_mean(name, settable) or (
+                    f" It takes: {', '.join(settable)}." if settable else " It takes none."
+                )
+                self.problems.append(f"{full}: {target} has no parameter {name!r}.{hint}")
+                continue
+            if not param.by_keyword:
+                self.problems.append(
+                    f"{full}: {target} takes {name!r} positionally only; give it in {key}._args_."
+                )
+                continue
+            if not param.required and _same(node[name], param.default):
+                continue  # the code's own default: accepted as the code wrote it
+            self.value(node[name], full, param.annotation, sig, name)
+        if not partial:
+            for name, param in sig.params.items():
+                if param.required and name not in node and name not in supplied:
+                    if name in later:
+                        continue
+                    self.problems.append(
+                        Problem(
+                            f"{key}.{name} is required: {target}({sig.describe(name)}) has no "
+                            f"default; set {key}.{name}=<value>.",
+                            [f"{key}.{name}"],
+                        )
+                    )
+        if len(self.problems) == before:
+            self._check_arguments_hook(obj, sig, node, key)
+        return sig
+
+    def _check_arguments_hook(
+        self, obj: Any, sig: Signature, node: dict[str, Any], key: str
+    ) -> None:
+        """A component's own cross-argument rules: its optional `check_arguments(**args)`,
+        called with every argument (the given ones over the signature's defaults)."""
+        hook = getattr(obj, "check_arguments", None)
+        if not callable(hook):
+            return
+        arguments = {n: p.default for n, p in sig.params.items() if not p.required}
+        arguments.update({k: v for k, v in node.items() if k not in RESERVED})
+        try:
+            hook(**arguments)
+        except (ValueError, TypeError) as err:
+            names = [n for n in arguments if n in str(err)]
+            self.problems.append(
+                Problem(f"{key}: {err} ({node['_target_']})", [f"{key}.{n}" for n in names])
+            )
+
+    def value(
+        self, value: Any, key: str, annotation: Any, sig: Signature | None = None, name: str = ""
+    ) -> None:
+        """Check one argument: a nested node against the parameter's class, data against its
+        type hint (with the nested nodes inside lists and mappings checked in turn)."""
+        if _is_node(value):
+            if annotation is not EMPTY and is_data_type(annotation):
+                self.problems.append(
+                    f"{key}: a _target_ node here would not be built: "
+                    f"{sig.target if sig else 'the parameter'} takes {name}: "
+                    f"{type_name(annotation)} (data). Remove _target_, or give the parameter "
+                    "the type of the object it takes."
+                )
+                return
+            self.node(value, key, expected=annotation)
+            return
+        if _contains_node(value):
+            self._nested(value, key, annotation)
+            return
+        if not is_finite_data(value):
+            self.problems.append(
+                f"{key}={value!r}: NaN and infinite numbers are not accepted; give a finite number."
+            )
+            return
+        _, problem = check_value(value, annotation)
+        if problem:
+            where = f"{sig.target}({sig.describe(name)})" if sig else type_name(annotation)
+            self.problems.append(f"{key}={value!r}: {problem}. Parameter: {where}.")
+
+    def _nested(self, value: Any, key: str, annotation: Any) -> None:
+        """Nested nodes inside lists or mappings: each checked against the item's type."""
+        items = item_types(annotation)
+        if isinstance(value, dict) and not _is_node(value):
+            for k, v in value.items():
+                self.value(v, f"{key}.{k}", items[1])
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                self.value(v, f"{key}[{i}]", items[0])
+        elif _is_node(value):
+            self.node(value, key, expected=annotation)
+
+    def _check_builds(self, sig: Signature, key: str, bases: tuple[str, ...], what: str) -> None:
+        classes = [c for c in (self._base(b) for b in bases) if c is not None]
+        if not classes:
+            return
+        built = builds_instance_of(sig, classes)
+        if built is False:
+            names = " or ".join(b.rsplit(".", 1)[-1] for b in bases)
+            self.problems.append(
+                f"{key}._target_={sig.target} builds a {type_name(sig.returns)}, but {what} "
+                f"needs a {names} ({' or '.join(bases)})."
+            )
+
+    def _check_fits(self, sig: Signature, node: dict[str, Any], key: str, expected: Any) -> None:
+        if node.get("_partial_"):
+            return  # a partial is a callable, whatever its target builds
+        classes = object_classes(expected)
+        if classes is None or not classes:
+            return
+        if builds_instance_of(sig, classes) is False:
+            self.problems.append(
+                f"{key}._target_={sig.target} builds a {type_name(sig.returns)}, but the "
+                f"parameter takes {type_name(expected)}."
+            )
+
+    @staticmethod
+    def _base(dotted: str) -> type | None:
+        try:
+            obj = import_target(dotted)
+        except TargetError:
+            return None
+        return obj if isinstance(obj, type) else None
+
+
+def _same(value: Any, default: Any) -> bool:
+    ok, data = _as_data(default)
+    try:
+        return ok and bool(value == data)
+    except Exception:  # an object whose == does not return a bool
+        return False
+
+
+def _is_node(value: Any) -> bool:
+    return isinstance(value, dict) and "_target_" in value
+
+
+def _contains_node(value: Any) -> bool:
+    if _is_node(value):
+        return True
+    if isinstance(value, dict):
+        return any(_contains_node(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_contains_node(v) for v in value)
+    return False
+
+
+# --- the whole config -----------------------------------------------------------------------
+
+
+def check_components(cfg: DictConfig, prefixes: Iterable[str]) -> tuple[list[str], TaskFacts]:
+    """Check every component node of a composed train config.
+
+    Returns:
+        (problems, facts about the task's class); problems is empty when all is well.
+    """
+    checker = Checker(prefixes)
+    facts = TaskFacts()
+    nodes = dict(_component_nodes(cfg, checker))
+    for key, group in (("data", DATA), ("model", MODEL), ("optim", OPTIM)):
+        if nodes.get(key) is not None:
+            checker.node(nodes[key], key, group)
+    if nodes.get("scheduler") is not None:
+        checker.node(nodes["scheduler"], "scheduler", SCHEDULER)
+    if nodes.get("task") is not None:
+        _check_task(checker, nodes, facts)
+    for name, node in (nodes.get("logger") or {}).items():
+        if node is None:
+            continue
+        _check_logger(checker, node, f"logger.{name}")
+    for name, node in (nodes.get("callbacks.extra") or {}).items():
+        if node is None:
+            continue
+        if not _is_node(node):
+            checker.problems.append(
+                f"callbacks.extra.{name} must be a _target_ node naming a Lightning Callback, "
+                f"e.g. {{_target_: mypackage.callbacks.MyCallback}}."
+            )
+            continue
+        checker.node(node, f"callbacks.extra.{name}", Group(f"callbacks.extra.{name}", _CALLBACK))
+    if nodes.get("trainer") is not None:
+        _check_trainer(checker, nodes["trainer"])
+    return checker.problems, facts
+
+
+_CALLBACK = ("lightning.pytorch.Callback",)
+
+
+def _component_nodes(cfg: DictConfig, checker: Checker) -> Iterator[tuple[str, Any]]:
+    """Each component node as plain containers with interpolations resolved."""
+    for key in ("data", "model", "task", "optim", "scheduler", "logger", "trainer"):
+        yield key, _resolved(cfg, key, checker)
+    if "callbacks" in cfg and isinstance(cfg.callbacks, DictConfig) and "extra" in cfg.callbacks:
+        yield "callbacks.extra", _resolved(cfg, "callbacks.extra", checker)
+
+
+# --- defaults from signatures ---------------------------------------------------------------
+
+
+def fill_defaults(cfg: DictConfig, prefixes: Iterable[str]) -> None:
+    """Write each component's signature defaults into its node, for the arguments the config
+    leaves out: the composed config then shows every argument the code will use (`fabricx
+    config`, the run's config.yaml, W&B), and `${data.num_classes}` finds the datamodule's
+    default. Only data defaults are written (numbers, strings, lists); a target that is not
+    allowed or does not import is left for the checker to report.
+    """
+    prefixes = list(prefixes)
+    for key, node, skip in _fillable(cfg):
+        target = _raw_target(node)
+        if target is None or not target_allowed(target, prefixes):
+            continue
+        try:
+            sig = signature_of(target, import_target(target))
+        except TargetError:
+            continue
+        skip = skip | _later(sig, key) | _logger_supplied_names(sig, key)
+        given = set(node.keys())  # `in` would miss a key whose value is ??? (missing)
+        with open_dict(node):
+            for name, param in sig.params.items():
+                if name in given or name in skip or param.required or not param.by_keyword:
+                    continue
+                ok, value = _as_data(param.default)
+                if ok:
+                    node[name] = value
+
+
+def _fillable(cfg: DictConfig) -> Iterator[tuple[str, DictConfig, set[str]]]:
+    for key in ("data", "model", "task", "optim", "scheduler"):
+        node = cfg.get(key) if key in cfg else None
+        if isinstance(node, DictConfig):
+            yield key, node, set(TASK_SUPPLIED) if key == "task" else set()
+    for parent in ("logger", "callbacks.extra"):
+        try:
+            mapping = OmegaConf.select(cfg, parent)
+        except OmegaConfBaseException:
+            continue
+        if isinstance(mapping, DictConfig):
+            for name in mapping:
+                node = mapping.get(name)
+                if isinstance(node, DictConfig):
+                    yield f"{parent}.{name}", node, set()
+    trainer = cfg.get("trainer") if "trainer" in cfg else None
+    if isinstance(trainer, DictConfig):
+        with open_dict(trainer):
+            trainer["_target_"] = TRAINER_TARGET  # read by _raw_target, removed below
+        try:
+            yield "trainer", trainer, set(TRAINER_OWNED)
+        finally:
+            with open_dict(trainer):
+                del trainer["_target_"]
+
+
+def _raw_target(node: DictConfig) -> str | None:
+    try:
+        target = node.get("_target_")
+    except OmegaConfBaseException:
+        return None
+    return target if isinstance(target, str) else None
+
+
+def _later(sig: Signature, key: str) -> set[str]:
+    """Arguments completed after the config: an optimizer's parameters, a scheduler's
+    optimizer and length."""
+    group = {"optim": OPTIM, "scheduler": SCHEDULER}.get(key)
+    if group is None:
+        return set()
+    positional = [p.name for p in sig.params.values() if p.kind.name != "KEYWORD_ONLY"]
+    return {*positional[: group.completed_later], *group.later_names}
+
+
+def _logger_supplied_names(sig: Signature, key: str) -> set[str]:
+    if not key.startswith("logger.") or not isinstance(sig.returns, type):
+        return set()
+    for base, names in LOGGER_SUPPLIED.items():
+        try:
+            cls = import_target(base)
+        except TargetError:
+            continue
+        if issubclass(sig.returns, cls):
+            return set(names)
+    return set()
+
+
+def _as_data(value: Any) -> tuple[bool, Any]:
+    """(True, the value as YAML data) for a default that is plain data; (False, None) else."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return True, value
+    if isinstance(value, float):
+        return (True, value) if math.isfinite(value) else (False, None)
+    if isinstance(value, (list, tuple)):
+        items = [_as_data(v) for v in value]
+        return (True, [v for _, v in items]) if all(ok for ok, _ in items) else (False, None)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        items = {k: _as_data(v) for k, v in value.items()}
+        if all(ok for ok, _ in items.values()):
+            return True, {k: v for k, (_, v) in items.items()}
+    return False, None
+
+
+def _resolved(cfg: DictConfig, key: str, checker: Checker) -> Any:
+    try:
+        node = OmegaConf.select(cfg, key, throw_on_missing=True)
+    except OmegaConfBaseException as err:
+        checker.problems.append(f"{key}: {str(err).splitlines()[0]}")
+        return None
+    if node is None or not OmegaConf.is_config(node):
+        if node is not None and key not in ("model", "scheduler"):
+            checker.problems.append(
+                f"{key} must be a mapping (a _target_ and its arguments), got {node!r}."
+            )
+            return None
+        return node
+    try:
+        return OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+    except (MissingMandatoryValue, InterpolationToMissingValueError):
+        return None  # fabricx.config.typed names the key that has no value, once
+    except OmegaConfBaseException as err:
+        full = getattr(err, "full_key", None) or key
+        checker.problems.append(f"{full}: {str(err).splitlines()[0]}")
+        return None
+
+
+def _check_task(checker: Checker, nodes: dict[str, Any], facts: TaskFacts) -> None:
+    node = nodes["task"]
+    obj = checker.target(node, "task")
+    if obj is None:
+        return
+    try:
+        sig = signature_of(node["_target_"], obj)
+    except TargetError:
+        sig = None
+    supplied = {}
+    if sig is not None:
+        for name, group in TASK_SUPPLIED.items():
+            if name in sig.params:
+                supplied[name] = f"the {group} group ({group}=...)"
+                if nodes.get(group) is None and sig.params[name].required:
+                    checker.problems.append(
+                        f"{group}=none but task._target_={node['_target_']} requires "
+                        f"{sig.describe(name)}: choose a {group} option (e.g. {group}="
+                        f"{_EXAMPLE[group]})."
+                    )
+            elif nodes.get(group) is not None:
+                checker.problems.append(
+                    f"{group}: task._target_={node['_target_']} takes no {name!r} argument, so "
+                    f"the {group} group would go unused; set {group}=none (the task builds its"
+                    f" own), or give the task a {name!r} parameter."
+                )
+    checker.node(node, "task", Group("task", TASK.builds, supplied))
+    facts.target = node["_target_"]
+    facts.metric = (
+        getattr(obj, "metric", None) if isinstance(getattr(obj, "metric", None), str) else None
+    )
+    mode = getattr(obj, "metric_mode", None)
+    facts.metric_mode = mode if isinstance(mode, str) else None
+    logged = getattr(obj, "logged_metrics", None)
+    facts.logged_metrics = tuple(logged) if isinstance(logged, (tuple, list)) else None
+
+
+_EXAMPLE = {"model": "mlp", "optim": "adamw", "scheduler": "cosine"}
+
+
+def _check_logger(checker: Checker, node: Any, key: str) -> None:
+    if not _is_node(node):
+        checker.problems.append(
+            f"{key} must be a _target_ node naming a Lightning logger, e.g. "
+            "{_target_: lightning.pytorch.loggers.TensorBoardLogger}."
+        )
+        return
+    obj = checker.target(node, key)
+    if obj is None:
+        return
+    supplied = {}
+    for base, names in LOGGER_SUPPLIED.items():
+        cls = checker._base(base)
+        if isinstance(obj, type) and cls is not None and issubclass(obj, cls):
+            supplied = {
+                n: "the run directory (one tracker run per run, kept on resume)" for n in names
+            }
+            break
+    checker.node(node, key, Group(key, ("lightning.pytorch.loggers.Logger",), supplied))
+
+
+def _check_trainer(checker: Checker, trainer: dict[str, Any]) -> None:
+    obj = import_target(TRAINER_TARGET)
+    sig = signature_of(TRAINER_TARGET, obj)
+    for name, value in trainer.items():
+        key = f"trainer.{name}"
+        if name in TRAINER_OWNED:
+            checker.problems.append(f"{key} is set by fabricx from {TRAINER_OWNED[name]}.")
+            continue
+        param = sig.params.get(name)
+        if param is None:
+            settable = [n for n in sig.params if n not in TRAINER_OWNED]
+            checker.problems.append(
+                f"{key}: lightning.pytorch.Trainer has no argument {name!r}."
+                f"{did_you_mean(name, settable)}"
+            )
+            continue
+        checker.value(value, key, param.annotation, sig, name)
