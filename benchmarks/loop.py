@@ -43,7 +43,7 @@ from benchmarks.synthetic import write_mnist
 from fabricx.build.components import build_datamodule, build_model
 from fabricx.build.timing import FitTimer
 from fabricx.config.compose import validate
-from fabricx.config.instantiate import safe_instantiate
+from fabricx.config.instantiate import build
 
 WARMUP = 10
 COMMON = ["optim=adamw", "scheduler=none", "precision=32", "stages=[fit]", "trainer.max_epochs=-1"]
@@ -100,7 +100,8 @@ def _setup(overrides: list[str], steps: int, device: str) -> tuple[Any, torch.nn
     data.setup("fit")
     splits = {k: (x.to(device), y.to(device)) for k, (x, y) in data.splits.items()}
     model = build_model(cfg).to(device)
-    return cfg, model, safe_instantiate(cfg.optim, cfg.target_prefixes, "optim"), splits
+    optimizer = build({**cfg.optim, "_partial_": True}, cfg.target_prefixes, "optim")
+    return cfg, model, optimizer, splits
 
 
 def plain(overrides: list[str], steps: int, device: str, fabric: bool = False) -> dict[str, float]:
@@ -117,7 +118,7 @@ def plain(overrides: list[str], steps: int, device: str, fabric: bool = False) -
         runner = Fabric(accelerator="gpu" if device == "cuda" else "cpu", devices=1)
         model, optimizer = runner.setup(model, optimizer)
         backward = runner.backward
-    train = SlicedBatches(*splits["train"], cfg.data.batch_size, cfg.seed)
+    train = SlicedBatches(*splits["train"], cfg.data["batch_size"], cfg.seed)
     val = _eval_batches(*splits["val"])
     gaps, epochs, done = [], [], 0
     while done < steps:
@@ -171,7 +172,7 @@ def bare_trainer(overrides: list[str], steps: int, device: str, root: Path) -> d
     cfg, model, make_optimizer, splits = _setup(overrides, steps, device)
     timer = FitTimer(warmup_steps=WARMUP)
     trainer = pl.Trainer(max_steps=steps, max_epochs=-1, callbacks=[timer], default_root_dir=root)
-    train = SlicedBatches(*splits["train"], cfg.data.batch_size, cfg.seed)
+    train = SlicedBatches(*splits["train"], cfg.data["batch_size"], cfg.seed)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         # batch_size=None: the sliced batches as they are (a list alone would be read as
         # several validation loaders).

@@ -27,7 +27,7 @@ from benchmarks.loop import cases, paired, run_loop, write_data
 RESULTS = Path(__file__).resolve().parent / "results"
 OFF = {  # variant -> what it turns off in `fabricx train`
     "fabricx (defaults)": [],
-    "no W&B": ["logger=none"],
+    "no W&B": ["logger=csv"],
     "no progress bar": ["callbacks.progress_bar=none"],
     "no checkpoints": ["callbacks.checkpoint.enabled=false"],
     "none of them, no LR monitor": [

@@ -37,6 +37,11 @@ def route_lightning_logs() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     # In-memory tensors load fastest in the main process; the worker hint does not apply.
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    # fabricx says what a mid-epoch resume with a loader that cannot restore its position
+    # does instead (fabricx.build.resume_callbacks.LoaderPosition): one warning, not two.
+    warnings.filterwarnings(
+        "ignore", message=r".*ended before the epoch ended and your dataloader.*"
+    )
     # On a machine with SLURM's client tools, Lightning suggests `srun` to every local run;
     # fabricx submits to SLURM with hydra/launcher=slurm, where SLURM starts the ranks.
     warnings.filterwarnings("ignore", message=r".*The `srun` command is available.*")

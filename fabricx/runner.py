@@ -133,21 +133,46 @@ def train_job(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    route_lightning_logs()
     hydra_cfg = HydraConfig.get()
-    prefixes = trusted_prefixes(cfg)
-    typed = check_config(cfg, prefixes)
-    run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     job_overrides = list(hydra_cfg.overrides.task)
+    start(
+        cfg,
+        Path(hydra_cfg.runtime.output_dir),
+        job_overrides,
+        command=["fabricx", "train", *job_arguments(job_overrides, multirun)],
+        group=Path(hydra_cfg.sweep.dir).name if multirun else None,
+        launched_by=["fabricx", "train", *sys.argv[1:]] if multirun else None,
+    )
+
+
+def start(
+    cfg: DictConfig,
+    run_dir: Path,
+    overrides: list[str],
+    command: list[str],
+    group: str | None = None,
+    launched_by: list[str] | None = None,
+) -> RunContext | None:
+    """One train job in `run_dir`, whoever started it (the CLI through Hydra, fabricx.api):
+    check the config, record the start (or the resume), run the stages.
+
+    Returns:
+        The run's context; None when it had finished before and there was nothing to do.
+    """
+    route_lightning_logs()
+    prefixes = trusted_prefixes(cfg)
+    typed = check_config(cfg, prefixes)
     # Each rank logs the digest of the config it runs: equal digests in the job's rank logs
     # (train.log, train_ddp_process_N.log) show that every rank of a job ran the same one.
     digest = hashlib.sha256(json.dumps(plain(typed), sort_keys=True).encode()).hexdigest()
     log.info("rank %d runs config sha256 %s", rank_zero_only.rank, digest[:16])
-    command = ["fabricx", "train", *job_arguments(job_overrides, multirun)]
-    if (typed.resume is not None or requeued()) and resume.finished(run_dir):  # done before
-        log.info("resume=%s: %s already finished; nothing to do.", typed.resume, run_dir)
-        return
+    continuing = typed.resume is not None or requeued()
+    if continuing and resume.finished(run_dir):
+        if not resume.trains_longer(resume.saved_config(run_dir), plain(typed)):
+            log.info("resume=%s: %s already finished; nothing to do.", typed.resume, run_dir)
+            return None
+        log.info("resume=%s: %s finished; training it for longer.", typed.resume, run_dir)
     resume_from = resume.checkpoint_to_resume(typed, run_dir)  # None: a new run
     if resume_from is not None:
         # The run keeps its first config.yaml; refuse (exit 2) a changed model or data.
@@ -158,10 +183,9 @@ def train_job(cfg: DictConfig) -> None:
         runs.record_start(
             run_dir,
             plain(typed),
-            job_overrides,
+            overrides,
             command=command,
             seed=typed.seed,
-            launched_by=["fabricx", "train", *sys.argv[1:]] if multirun else None,
+            launched_by=launched_by,
         )
-    group = Path(hydra_cfg.sweep.dir).name if multirun else None
-    run(typed, run_dir, prefixes, group=group, resume_from=resume_from)
+    return run(typed, run_dir, prefixes, group=group, resume_from=resume_from)

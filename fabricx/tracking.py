@@ -44,7 +44,13 @@ def _close_other_loggers(ctx: RunContext, status: str) -> None:
     and the run's status to every logger but W&B and the CSV file."""
     from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
-    numbers = {k: float(v) for k, v in ctx.metrics.items() if isinstance(v, (int, float))}
+    # What Lightning logged itself (train/, val/, the test results) is not logged twice.
+    logged = set(ctx.trainer.callback_metrics)
+    numbers = {
+        k: float(v)
+        for k, v in ctx.metrics.items()
+        if isinstance(v, (int, float)) and k not in logged and not k.startswith(("train/", "val/"))
+    }
     for logger in ctx.trainer.loggers:
         if isinstance(logger, (WandbLogger, CSVLogger)):
             continue

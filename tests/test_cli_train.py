@@ -201,7 +201,7 @@ def test_without_checkpoints_later_stages_say_which_weights(tmp_path: Path):
     also comes from a --config-dir option, which command.txt keeps so it can be rerun."""
     user = tmp_path / "myconf" / "optim"
     user.mkdir(parents=True)
-    (user / "fast.yaml").write_text("defaults: [base_sgd, _self_]\nlr: 0.1\n")
+    (user / "fast.yaml").write_text("_target_: torch.optim.SGD\n_partial_: true\nlr: 0.1\n")
     result = run_cli(
         "train", "--config-dir", str(tmp_path / "myconf"), "optim=fast",
         "callbacks.checkpoint.enabled=false", "trainer.max_epochs=2", "logger=csv", cwd=tmp_path,

@@ -165,18 +165,24 @@ class KilledAndResumed:
 
 
 def kill_and_resume(
-    tmp_path: Path, args: list[str], steps_per_epoch: int, threads: int | None = None
+    tmp_path: Path,
+    args: list[str],
+    steps_per_epoch: int,
+    threads: int | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> KilledAndResumed:
     """Run `fabricx train ARGS` once whole; once killed (SIGKILL) at its first mid-epoch
     last.ckpt and then continued with `resume=auto` in the same directory.
 
-    `threads` sets OMP_NUM_THREADS for all three processes alike.
+    `threads` sets OMP_NUM_THREADS for all three processes alike; `extra_env` adds to their
+    environment (a user's package on PYTHONPATH).
     """
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     whole.mkdir(), killed.mkdir()
 
     def env(cwd: Path) -> dict[str, str]:
-        return {**cli_env(cwd), **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+        threads_env = {"OMP_NUM_THREADS": str(threads)} if threads else {}
+        return {**cli_env(cwd), **threads_env, **(extra_env or {})}
 
     result = run_cli("train", *args, cwd=whole, env=env(whole))
     assert result.returncode == 0, result.output
@@ -357,3 +363,82 @@ def test_a_resumed_sweep_skips_finished_jobs_and_resumes_the_others(tmp_path: Pa
     assert not (sweep / "0" / resume.RESUMES_FILE).exists()
     assert len(read_json(sweep / "1" / resume.RESUMES_FILE)) == 1
     assert read_json(sweep / "1" / "metrics.json")["status"] == "ok"
+
+
+# --- a finished run, trained for longer; a new run from another's weights -------------------
+
+
+@pytest.mark.slow
+def test_a_finished_run_trains_longer_in_its_own_directory_and_tracker_runs(tmp_path: Path):
+    """resume=<finished run> with a higher trainer.max_epochs continues it: same directory,
+    same checkpoint chain, same W&B, MLflow and TensorBoard runs."""
+    args = ["logger=[csv,wandb,mlflow,tensorboard]", "stages=[fit,test]", "export=none"]
+    first = run_cli("train", "trainer.max_epochs=2", *args, cwd=tmp_path)
+    assert first.returncode == 0, first.output
+    (run_dir,) = first.run_dirs()
+    mlflow_id = (run_dir / "mlflow_run_id.txt").read_text().strip()
+
+    again = run_cli("train", "trainer.max_epochs=2", *args, f"resume={run_dir}", cwd=tmp_path)
+    assert again.returncode == 2, again.output
+    assert "that run finished" in again.stderr and "raise trainer.max_epochs" in again.stderr
+
+    longer = run_cli("train", "trainer.max_epochs=4", *args, f"resume={run_dir}", cwd=tmp_path)
+    assert longer.returncode == 0, longer.output
+    assert longer.run_dirs() == [run_dir]
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 4 * 20  # 20 digits batches an epoch
+    assert read_json(run_dir / "metrics.json")["status"] == "ok"
+    (entry,) = read_json(run_dir / resume.RESUMES_FILE)
+    assert entry["changed"]["trainer.max_epochs"] == [2, 4]
+
+    wandb_runs = [read_offline_run(p) for p in find_offline_runs(run_dir / "wandb")]
+    assert len({r.run_id for r in wandb_runs}) == 1 and len(wandb_runs) == 2
+    assert (run_dir / "mlflow_run_id.txt").read_text().strip() == mlflow_id
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    assert [m.step for m in client.get_metric_history(mlflow_id, "val/acc")] == [19, 39, 59, 79]
+    assert len(client.search_runs([client.get_run(mlflow_id).info.experiment_id])) == 1
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard")).Reload()
+    assert [e.step for e in events.Scalars("val/acc")] == [19, 39, 59, 79]
+
+
+@pytest.mark.slow
+def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path: Path):
+    args = ["logger=csv", "stages=[fit]", "export=none"]
+    base = run_cli("train", "trainer.max_epochs=3", *args, cwd=tmp_path)
+    assert base.returncode == 0, base.output
+    (source,) = base.run_dirs()
+
+    tuned = run_cli("train", "trainer.max_epochs=1", f"init_from={source}", *args, cwd=tmp_path)
+    assert tuned.returncode == 0, tuned.output
+    new_dir = next(p for p in tuned.run_dirs() if p != source)
+    record = read_json(new_dir / "provenance.json")["init_from"]
+    assert record["checkpoint"].startswith(str(source)) and record["strict"] is True
+    assert record["missing"] == record["unexpected"] == record["mismatched"] == []
+
+    # Started from trained weights: its first epoch validates better than the source's first.
+    def first_val_acc(run_dir: Path) -> float:
+        rows = csv.DictReader(io.StringIO((run_dir / "metrics.csv").read_text()))
+        return float(next(r["val/acc"] for r in rows if r.get("val/acc")))
+
+    assert first_val_acc(new_dir) > first_val_acc(source) + 0.05
+    assert "init_from" in read_json(new_dir / "metrics.json")["notes"]
+
+    head = ["model.hidden_sizes=[128,32]", f"init_from={source}", "trainer.max_epochs=1", *args]
+    refused = run_cli("train", *head, cwd=tmp_path)
+    assert refused.returncode == 1 and "does not match" in refused.stderr
+    assert "init_strict=false" in refused.stderr and "Traceback" not in refused.output
+    loose = run_cli("train", *head, "init_strict=false", cwd=tmp_path)
+    assert loose.returncode == 0, loose.output
+    newest = sorted(loose.run_dirs())[-1]
+    record = read_json(newest / "provenance.json")["init_from"]
+    assert record["mismatched"] == [
+        "model.net.3.bias", "model.net.3.weight", "model.net.6.weight"
+    ] and record["loaded"] == 3  # fmt: skip
+
+    (tmp_path / "empty").mkdir()
+    missing = run_cli("train", "init_from=runs/nowhere", *args, cwd=tmp_path / "empty")
+    assert missing.returncode == 2 and "init_from=runs/nowhere: no such file" in missing.stderr

@@ -135,7 +135,8 @@ def test_from_sweep_expands_to_the_best_trial_without_sweep_only_overrides(tmp_p
     trial_dir = tmp_path / "trials" / "0003"
     trial_dir.mkdir(parents=True)
     (trial_dir / "overrides.yaml").write_text(yaml.safe_dump(
-        ["recipe=digits_mlp", "stages=[fit]", "optim.lr=0.01", "logger.group=s", "logger.tags=[a]"]
+        ["recipe=digits_mlp", "stages=[fit]", "optim.lr=0.01", "++logger.wandb.group=s",
+         "++logger.wandb.tags=[a]"]
     ))  # fmt: skip
     (tmp_path / "best.json").write_text(json.dumps({"best": {"trial": 3}}))
     (tmp_path / "sweep.json").write_text(json.dumps({"train_args": ["recipe=digits_mlp"]}))

@@ -13,9 +13,7 @@ from fabricx.config.schema import TrainConfig
 from fabricx.config.signatures import import_target, signature_of
 
 
-def build_datamodule(
-    cfg: TrainConfig, prefixes: list[str] | None = None
-) -> pl.LightningDataModule:
+def build_datamodule(cfg: TrainConfig, prefixes: list[str] | None = None) -> pl.LightningDataModule:
     """The data group's LightningDataModule.
 
     Args:
@@ -33,9 +31,7 @@ def build_model(cfg: TrainConfig, prefixes: list[str] | None = None) -> nn.Modul
     return build(cfg.model, prefixes or cfg.target_prefixes, "model")
 
 
-def build_task(
-    cfg: TrainConfig, model: nn.Module | None, prefixes: list[str] | None = None
-) -> Any:
+def build_task(cfg: TrainConfig, model: nn.Module | None, prefixes: list[str] | None = None) -> Any:
     """The LightningModule, given what its signature asks for of the model, the optimizer
     (a partial that the task completes with the parameters) and the scheduler (a partial
     completed with the optimizer), as the checker agreed (fabricx.config.components)."""

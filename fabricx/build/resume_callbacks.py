@@ -15,6 +15,7 @@ loop counters and the train loader's position (when the loader has `state_dict`)
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,9 @@ class LoaderPosition(Callback):
         loader = getattr(fit_loop, "_combined_loader", None)
         if not fit_loop.is_resuming or loader is None:
             return
+        if _mid_epoch(trainer) and not all(_stateful(it) for it in loader.flattened):
+            _skip_rest_of_epoch(trainer, pl_module)
+            return
         epoch = fit_loop.epoch_progress.current.processed  # the epoch training goes on with
         for iterable in loader.flattened:
             if not hasattr(iterable, "sampler") and callable(getattr(iterable, "set_epoch", None)):
@@ -144,6 +148,46 @@ class LoaderPosition(Callback):
         if pending and fit_loop.restarting and fetcher is not None:
             fit_loop._load_combined_loader_states()
             iter(fetcher)  # the iterator was made before the states were loaded
+
+
+def _mid_epoch(trainer: pl.Trainer) -> bool:
+    """Whether the checkpoint a fit resumes from was saved mid-epoch (Lightning's own test)."""
+    batches = trainer.num_training_batches
+    if batches == float("inf"):
+        return False
+    steps_per_epoch = math.ceil(batches / trainer.accumulate_grad_batches)
+    return trainer.global_step % steps_per_epoch != 0
+
+
+def _stateful(loader: Any) -> bool:
+    """Whether a loader can save and restore its position (a StatefulDataLoader can)."""
+    return callable(getattr(loader, "state_dict", None)) and callable(
+        getattr(loader, "load_state_dict", None)
+    )
+
+
+def _skip_rest_of_epoch(trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    """Resume at the next epoch boundary: a loader that cannot restore its position would
+    replay the epoch's first batches and never show the rest. Lightning's public way to end
+    an epoch early is `on_train_batch_start` returning -1; the module's own hook is wrapped
+    for that one call and then put back."""
+    rank_zero_warn(
+        f"resuming at step {trainer.global_step}, mid-epoch, but the train loader "
+        f"({type(trainer.train_dataloader).__name__}) cannot restore its position: the rest "
+        "of this epoch is skipped and training goes on at the next epoch, so the run is not "
+        "the uninterrupted one. Return a torchdata StatefulDataLoader from train_dataloader "
+        "for an exact resume."
+    )
+    own = pl_module.__dict__.get("on_train_batch_start")
+
+    def end_epoch(batch: Any, batch_idx: int) -> int:
+        if own is None:
+            del pl_module.on_train_batch_start
+        else:
+            pl_module.on_train_batch_start = own
+        return -1
+
+    pl_module.on_train_batch_start = end_epoch
 
 
 def collect_rng_states() -> dict[str, Any]:

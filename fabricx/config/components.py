@@ -15,6 +15,7 @@ CLI's `--help` never gets here.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -104,6 +105,14 @@ LOGGER_SUPPLIED = {
     "lightning.pytorch.loggers.TensorBoardLogger": ("save_dir", "name", "version"),
     "lightning.pytorch.loggers.MLFlowLogger": ("run_name", "run_id", "save_dir"),
     "lightning.pytorch.loggers.WandbLogger": ("name", "save_dir", "id", "version", "resume"),
+}
+
+
+# Loggers whose constructor needs a package fabricx does not install by default: the
+# modules that satisfy it, and fabricx's extra that installs one.
+LOGGER_NEEDS = {
+    "lightning.pytorch.loggers.TensorBoardLogger": (("tensorboard", "tensorboardX"), "tensorboard"),
+    "lightning.pytorch.loggers.MLFlowLogger": (("mlflow",), "mlflow"),
 }
 
 
@@ -582,6 +591,15 @@ def _check_logger(checker: Checker, node: Any, key: str) -> None:
     obj = checker.target(node, key)
     if obj is None:
         return
+    for base, (modules, extra) in LOGGER_NEEDS.items():
+        cls = checker._base(base)
+        needed = isinstance(obj, type) and cls is not None and issubclass(obj, cls)
+        if needed and not any(importlib.util.find_spec(m) for m in modules):
+            checker.problems.append(
+                f"{key}: {node['_target_']} needs the {modules[0]} package, which is not "
+                f"installed here: pip install 'fabricx[{extra}]' (or {modules[0]})."
+            )
+            return
     supplied = {}
     for base, names in LOGGER_SUPPLIED.items():
         cls = checker._base(base)

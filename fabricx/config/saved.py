@@ -7,6 +7,7 @@ its own `allowed_target_prefixes` are not trusted: the caller says which modules
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -39,16 +40,21 @@ def read_saved_config(run_dir: Path) -> DictConfig:
             "pass a directory such as runs/<experiment>/<timestamp>-<id>."
         )
     try:
-        raw = OmegaConf.load(path)
-        strategy = raw.get("strategy") or {}
-        schema = _STRATEGIES.get(str(strategy.get("name", "auto")), StrategyConfig)
-        return OmegaConf.merge(
-            OmegaConf.structured(TrainConfig), {"strategy": OmegaConf.structured(schema)}, raw
-        )
+        return as_train_config(OmegaConf.load(path))
     except OmegaConfBaseException as err:
         raise ConfigError(omegaconf_problem(err, str(path))) from None
     except Exception as err:  # not YAML, or not a mapping
         raise ConfigError(f"{path}: not a config file ({type(err).__name__}: {err}).") from None
+
+
+def as_train_config(data: Any) -> DictConfig:
+    """A resolved train config (a mapping, as config.yaml holds it) merged onto the schema,
+    its strategy read with the schema its name says."""
+    strategy = data.get("strategy") or {}
+    schema = _STRATEGIES.get(str(strategy.get("name", "auto")), StrategyConfig)
+    return OmegaConf.merge(
+        OmegaConf.structured(TrainConfig), {"strategy": OmegaConf.structured(schema)}, data
+    )
 
 
 def load_saved_config(run_dir: Path, prefixes: list[str] | None = None) -> TrainConfig:

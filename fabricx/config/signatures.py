@@ -83,19 +83,18 @@ def import_target(path: str) -> Any:
         raise TargetError(f"{path!r} is not a dotted path such as mypackage.module.Class")
     parts = path.split(".")
     module, imported = None, 0
-    for end in range(len(parts), 0, -1):
+    for end in range(1, len(parts) + 1):  # the package, then each submodule below it
         name = ".".join(parts[:end])
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as err:
-            if err.name is not None and not name.startswith(err.name) and err.name != name:
-                # The module exists but imports something that does not.
-                raise TargetError(f"importing {name} failed: {type(err).__name__}: {err}") from err
-            continue
+            if err.name == name:
+                break  # no such module: the rest of the path are attributes
+            # The module exists but imports something that does not.
+            raise TargetError(f"importing {name} failed: {type(err).__name__}: {err}") from err
         except Exception as err:  # the module's own code raised: show what it raised
             raise TargetError(f"importing {name} failed: {type(err).__name__}: {err}") from err
         imported = end
-        break
     if module is None:
         raise TargetError(
             f"no module named {parts[0]!r}: install the package (pip install -e <project>), "

@@ -15,7 +15,7 @@ import yaml
 from fabricx.errors import ConfigError
 
 # Overrides a trial got from the sweep, not from the user's config: a full run drops them.
-SWEEP_ADDED_KEYS = ("stages", "logger.group", "logger.tags")
+SWEEP_ADDED_KEYS = ("stages",)
 
 
 def expand_from_sweep(rest: list[str]) -> list[str]:
@@ -41,7 +41,7 @@ def expand_from_sweep(rest: list[str]) -> list[str]:
     trial = [
         o
         for o in yaml.safe_load(overrides_file.read_text())
-        if o.split("=", 1)[0].lstrip("+~") not in SWEEP_ADDED_KEYS
+        if not _added_by_the_sweep(o.split("=", 1)[0].lstrip("+~"))
     ]
     user = [a for a in rest if not a.startswith(("from_sweep=", "sweep_trial="))]
     print(f"fabricx: from_sweep: trial {number} of {sweep_dir}: {' '.join(trial)}", flush=True)
@@ -66,3 +66,10 @@ def _trial_number(best: dict, chosen: str | None, sweep_dir: Path) -> int:
             f"trials ({listed}): pick one with sweep_trial=N."
         )
     raise ConfigError(f"from_sweep={sweep_dir}: no trial of this sweep has completed yet.")
+
+
+def _added_by_the_sweep(key: str) -> bool:
+    """The stages and the W&B grouping (logger.<name>.group/tags) the worker added."""
+    parts = key.split(".")
+    grouping = len(parts) == 3 and parts[0] == "logger" and parts[2] in ("group", "tags")
+    return key in SWEEP_ADDED_KEYS or grouping

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from fabricx.config.check import check_config, trusted_prefixes
 from fabricx.config.schema import SweepRunConfig
-from fabricx.config.typed import to_typed
 from fabricx.errors import FabricxError
 from fabricx.sweep import launch, report
 from fabricx.sweep import study as studies
@@ -28,7 +28,7 @@ def sweep_job(cfg: DictConfig) -> None:
     from hydra._internal.utils import get_args_parser
     from hydra.core.hydra_config import HydraConfig
 
-    typed: SweepRunConfig = to_typed(cfg)
+    typed: SweepRunConfig = check_config(cfg, trusted_prefixes(cfg))
     hydra_cfg = HydraConfig.get()
     sweep_dir = Path(hydra_cfg.runtime.output_dir).resolve()
     config_dir = get_args_parser().parse_args(sys.argv[1:]).config_dir
@@ -89,4 +89,18 @@ def make_plan(typed: SweepRunConfig, sweep_dir: Path, train_args: list[str]) -> 
         max_retries=sweep.max_retries,
         train_args=train_args,
         command=["fabricx", "sweep", *sys.argv[1:]],
+        wandb_logger=_wandb_logger_name(typed),
     )
+
+
+def _wandb_logger_name(typed: SweepRunConfig) -> str | None:
+    """The name under `logger` of a W&B logger, whose trials W&B groups by study."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    from fabricx.config.signatures import import_target
+
+    for name, node in typed.logger.items():
+        cls = import_target(node["_target_"]) if node else None
+        if isinstance(cls, type) and issubclass(cls, WandbLogger):
+            return name
+    return None

@@ -35,6 +35,7 @@ class SweepPlan:
     max_retries: int
     train_args: list[str]  # `fabricx train` arguments shared by every trial
     command: list[str]  # the `fabricx sweep` command line, which resumes the study
+    wandb_logger: str | None = None  # the W&B logger's name in `logger`: trials get a group
 
     @property
     def dir(self) -> Path:

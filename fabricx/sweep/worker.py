@@ -139,11 +139,12 @@ def trial_arguments(
     short = {k: f"{v:.4g}" if isinstance(v, float) else v for k, v in values.items()}
     tags = [f"trial-{number}", *(o[:64] for o in as_overrides(short))]  # W&B: 64 chars a tag
     quoted = ",".join("'" + t.replace("'", "") + "'" for t in tags)
+    wandb = plan.wandb_logger
+    grouping = [f"logger.{wandb}.group={plan.study_name}", f"logger.{wandb}.tags=[{quoted}]"]
     return [
         *plan.train_args,
         *as_overrides(values),
-        f"logger.group={plan.study_name}",
-        f"logger.tags=[{quoted}]",
+        *(grouping if wandb else []),
         f"hydra.run.dir={run_dir}",
     ]
 

@@ -1,0 +1,134 @@
+"""fabricx from Python: for notebooks and for tests of your own.
+
+    import fabricx
+
+    cfg = fabricx.compose(["model=mlp", "optim.lr=1e-3"])   # checked like the CLI checks it
+    cfg.trainer["max_epochs"] = 5                            # change it in Python, if you like
+    result = fabricx.train(cfg)                              # checked again, then run
+    result.metrics["test/acc"], result.run_dir
+
+The same config groups, the same checks and the same run directory as `fabricx train`; a
+config error raises `fabricx.ConfigError` (the CLI's exit status 2) listing every problem.
+One process: DDP over several devices and multiruns are the CLI's (`fabricx train -m`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fabricx.errors import ConfigError, TargetsSkipped
+
+
+@dataclass
+class RunResult:
+    """What a run left: its directory and its record (metrics.json).
+
+    Attributes:
+        run_dir: the run directory.
+        status: ok, failed, pruned, ...
+        metrics: every final metric (test/<metric>, test/<metric>_onnx, verify/..., fit/...).
+        metric: "the metric": {"name": ..., "value": ...}.
+        record: the whole of metrics.json.
+    """
+
+    run_dir: Path
+    status: str
+    metrics: dict[str, float]
+    metric: dict[str, Any]
+    record: dict[str, Any] = field(repr=False)
+
+
+def compose(overrides: list[str] | None = None, config_dir: str | None = None) -> Any:
+    """The checked, typed train config for `overrides`, as `fabricx config` composes it.
+
+    Args:
+        overrides: command-line overrides, e.g. ["model=mlp", "optim.lr=1e-3"].
+        config_dir: a folder of your own config options (--config-dir); the project's
+            (`[tool.fabricx]` in pyproject.toml) is found from the working directory.
+
+    Raises:
+        ConfigError: every problem of the overrides, each with its source.
+    """
+    from fabricx.config.compose import validate
+    from fabricx.config.project import active_project
+
+    active_project()
+    return validate("train", list(overrides or []), config_dir=config_dir)
+
+
+def train(cfg: Any = None, config_dir: str | None = None) -> RunResult:
+    """Run one experiment in this process: fit, test, export, verify, bench, as configured.
+
+    Args:
+        cfg: a config from `compose` (changed or not), or a list of overrides; None: the
+            default experiment.
+        config_dir: for a list of overrides, as in `compose`.
+
+    Returns:
+        The run's result, also when a requested target was skipped here (its reason is in
+        `result.record["skipped"]`).
+
+    Raises:
+        ConfigError: the config does not check, or asks for what one process cannot do.
+        FabricxError: a stage failed; the run directory keeps what it wrote.
+    """
+    from fabricx.build.hardware import check_hardware
+    from fabricx.config.compose import register
+    from fabricx.config.saved import as_train_config
+    from fabricx.config.schema import TrainConfig
+    from fabricx.config.typed import plain
+    from fabricx.runner import start
+
+    if cfg is None or isinstance(cfg, (list, tuple)):
+        cfg = compose(list(cfg or []), config_dir)
+    if not isinstance(cfg, TrainConfig):
+        raise ConfigError(
+            f"fabricx.train takes a config from fabricx.compose or a list of overrides, not a "
+            f"{type(cfg).__name__}."
+        )
+    register()
+    # The config may have been changed in Python: check it again, as composed data.
+    node = as_train_config(plain(cfg))
+    _refuse_several_processes(plain(cfg))
+    check_hardware(cfg)
+    run_dir = _new_run_dir(cfg)
+    with contextlib.suppress(TargetsSkipped):  # the record says what was skipped and why
+        start(node, run_dir, [], command=["python", "-c", "fabricx.train(...)"])
+    record = json.loads((run_dir / "metrics.json").read_text())
+    return RunResult(
+        run_dir=run_dir,
+        status=record.get("status", "?"),
+        metrics=record.get("metrics", {}),
+        metric=record.get("metric", {}),
+        record=record,
+    )
+
+
+def _refuse_several_processes(cfg: dict[str, Any]) -> None:
+    devices = cfg["trainer"].get("devices", "auto")
+    several = (isinstance(devices, int) and devices > 1) or isinstance(devices, list)
+    if cfg["strategy"]["name"] in ("ddp", "fsdp") and several:
+        raise ConfigError(
+            f"fabricx.train runs in this process, and strategy={cfg['strategy']['name']} with "
+            f"trainer.devices={devices} starts one process per device: run it from the command"
+            " line, `fabricx train strategy=ddp trainer.devices=2 ...`."
+        )
+    if cfg.get("resume") is not None:
+        raise ConfigError(
+            "fabricx.train starts new runs; resume one from the command line: "
+            f"`fabricx train resume={cfg['resume']} ...` (init_from= works here)."
+        )
+
+
+def _new_run_dir(cfg: Any) -> Path:
+    """runs/<experiment>/<timestamp>-<id>, as `fabricx train` names it."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(cfg.paths.runs_dir) / cfg.experiment / f"{stamp}-{secrets.token_hex(3)}"
+    run_dir.mkdir(parents=True)
+    return run_dir.resolve()
