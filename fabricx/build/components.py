@@ -7,7 +7,7 @@ from typing import Any
 import lightning.pytorch as pl
 from torch import nn
 
-from fabricx.config.components import TASK_SUPPLIED
+from fabricx.config.groups import TASK_SUPPLIED
 from fabricx.config.instantiate import build
 from fabricx.config.schema import TrainConfig
 from fabricx.config.signatures import import_target, signature_of

@@ -17,7 +17,7 @@ from fabricx.build.checkpoint_contents import CheckpointContents
 from fabricx.build.checkpoint_io import AtomicCheckpointIO
 from fabricx.build.hardware import check_hardware
 from fabricx.build.loggers import build_loggers
-from fabricx.config.components import TRAINER_TARGET
+from fabricx.config.groups import TRAINER_TARGET
 from fabricx.config.instantiate import arguments as build_arguments
 from fabricx.config.instantiate import build
 from fabricx.config.schema import (

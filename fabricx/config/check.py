@@ -18,7 +18,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from fabricx.config.components import TaskFacts, check_components, fill_defaults
+from fabricx.config.components import TaskFacts, check_components
+from fabricx.config.defaults import fill_defaults
 from fabricx.config.typed import to_typed
 from fabricx.errors import ConfigError, Problem, did_you_mean
 

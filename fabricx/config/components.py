@@ -16,17 +16,32 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import (
     InterpolationToMissingValueError,
     MissingMandatoryValue,
     OmegaConfBaseException,
 )
 
+from fabricx.config.defaults import as_data
+from fabricx.config.groups import (
+    DATA,
+    LOGGER_NEEDS,
+    LOGGER_SUPPLIED,
+    MODEL,
+    OPTIM,
+    RESERVED,
+    SCHEDULER,
+    TASK,
+    TASK_SUPPLIED,
+    TRAINER_OWNED,
+    TRAINER_TARGET,
+    UNSUPPORTED,
+    Group,
+)
 from fabricx.config.instantiate import target_allowed
 from fabricx.config.signatures import (
     EMPTY,
@@ -43,77 +58,6 @@ from fabricx.config.signatures import (
     type_name,
 )
 from fabricx.errors import Problem, did_you_mean
-
-# Hydra's instantiate keys that fabricx's builder honours; the others are refused, since
-# fabricx decides from each parameter's type whether a nested node is built.
-RESERVED = ("_target_", "_partial_", "_args_")
-UNSUPPORTED = ("_recursive_", "_convert_")
-
-
-@dataclasses.dataclass(frozen=True)
-class Group:
-    """What fabricx needs of one group's component.
-
-    Attributes:
-        key: where the node sits in the config (`model`, `logger.wandb`).
-        builds: dotted names of the classes the component must be an instance of.
-        supplied: arguments fabricx passes itself, with the group that provides them; a
-            config may not set them, and they never count as missing.
-        completed_later: the component is built as a partial that fabricx (or the task)
-            completes with its first `completed_later` positional arguments; names in
-            `later_names` are also completed later.
-    """
-
-    key: str
-    builds: tuple[str, ...]
-    supplied: dict[str, str] = dataclasses.field(default_factory=dict)
-    completed_later: int = 0
-    later_names: tuple[str, ...] = ()
-
-
-DATA = Group("data", ("lightning.pytorch.LightningDataModule",))
-MODEL = Group("model", ("torch.nn.Module",))
-TASK = Group("task", ("lightning.pytorch.LightningModule",))
-OPTIM = Group("optim", ("torch.optim.Optimizer",), completed_later=1)
-SCHEDULER = Group(
-    "scheduler",
-    ("torch.optim.lr_scheduler.LRScheduler", "torch.optim.lr_scheduler.ReduceLROnPlateau"),
-    completed_later=1,
-    later_names=("total_steps",),
-)
-# The task's arguments fabricx fills from groups, when the task's signature has them.
-TASK_SUPPLIED = {"model": "model", "optimizer": "optim", "scheduler": "scheduler"}
-
-# Trainer arguments fabricx sets from its own groups: where to set them instead.
-TRAINER_TARGET = "lightning.pytorch.Trainer"
-TRAINER_OWNED = {
-    "precision": "the precision group: precision=bf16-mixed (or precision.name=...)",
-    "strategy": "the strategy group: strategy=ddp or strategy=fsdp",
-    "callbacks": "the callbacks group: callbacks.<setting>=..., or your own callback in "
-    "callbacks.extra (see callbacks=[default,<your option>])",
-    "logger": "the logger group: logger=wandb, logger=[wandb,tensorboard], logger=none",
-    "default_root_dir": "the run directory: paths.runs_dir and experiment",
-    "plugins": "fabricx (atomic checkpoint writes, the SLURM environment)",
-    "enable_checkpointing": "callbacks.checkpoint.enabled",
-    "enable_progress_bar": "callbacks.progress_bar (rich, tqdm or none)",
-}
-
-# Logger arguments fabricx sets for the loggers it knows, so every run has one tracker run
-# of its own that a resume continues. Keyed by the base class's dotted name.
-LOGGER_SUPPLIED = {
-    "lightning.pytorch.loggers.CSVLogger": ("save_dir", "name", "version"),
-    "lightning.pytorch.loggers.TensorBoardLogger": ("save_dir", "name", "version"),
-    "lightning.pytorch.loggers.MLFlowLogger": ("run_name", "run_id", "save_dir"),
-    "lightning.pytorch.loggers.WandbLogger": ("name", "save_dir", "id", "version", "resume"),
-}
-
-
-# Loggers whose constructor needs a package fabricx does not install by default: the
-# modules that satisfy it, and fabricx's extra that installs one.
-LOGGER_NEEDS = {
-    "lightning.pytorch.loggers.TensorBoardLogger": (("tensorboard", "tensorboardX"), "tensorboard"),
-    "lightning.pytorch.loggers.MLFlowLogger": (("mlflow",), "mlflow"),
-}
 
 
 @dataclasses.dataclass
@@ -345,7 +289,7 @@ class Checker:
 
 
 def _same(value: Any, default: Any) -> bool:
-    ok, data = _as_data(default)
+    ok, data = as_data(default)
     try:
         return ok and bool(value == data)
     except Exception:  # an object whose == does not return a bool
@@ -413,109 +357,6 @@ def _component_nodes(cfg: DictConfig, checker: Checker) -> Iterator[tuple[str, A
         yield key, _resolved(cfg, key, checker)
     if "callbacks" in cfg and isinstance(cfg.callbacks, DictConfig) and "extra" in cfg.callbacks:
         yield "callbacks.extra", _resolved(cfg, "callbacks.extra", checker)
-
-
-# --- defaults from signatures ---------------------------------------------------------------
-
-
-def fill_defaults(cfg: DictConfig, prefixes: Iterable[str]) -> None:
-    """Write each component's signature defaults into its node, for the arguments the config
-    leaves out: the composed config then shows every argument the code will use (`fabricx
-    config`, the run's config.yaml, W&B), and `${data.num_classes}` finds the datamodule's
-    default. Only data defaults are written (numbers, strings, lists); a target that is not
-    allowed or does not import is left for the checker to report.
-    """
-    prefixes = list(prefixes)
-    for key, node, skip in _fillable(cfg):
-        target = _raw_target(node)
-        if target is None or not target_allowed(target, prefixes):
-            continue
-        try:
-            sig = signature_of(target, import_target(target))
-        except TargetError:
-            continue
-        skip = skip | _later(sig, key) | _logger_supplied_names(sig, key)
-        given = set(node.keys())  # `in` would miss a key whose value is ??? (missing)
-        with open_dict(node):
-            for name, param in sig.params.items():
-                if name in given or name in skip or param.required or not param.by_keyword:
-                    continue
-                ok, value = _as_data(param.default)
-                if ok:
-                    node[name] = value
-
-
-def _fillable(cfg: DictConfig) -> Iterator[tuple[str, DictConfig, set[str]]]:
-    for key in ("data", "model", "task", "optim", "scheduler"):
-        node = cfg.get(key) if key in cfg else None
-        if isinstance(node, DictConfig):
-            yield key, node, set(TASK_SUPPLIED) if key == "task" else set()
-    for parent in ("logger", "callbacks.extra"):
-        try:
-            mapping = OmegaConf.select(cfg, parent)
-        except OmegaConfBaseException:
-            continue
-        if isinstance(mapping, DictConfig):
-            for name in mapping:
-                node = mapping.get(name)
-                if isinstance(node, DictConfig):
-                    yield f"{parent}.{name}", node, set()
-    trainer = cfg.get("trainer") if "trainer" in cfg else None
-    if isinstance(trainer, DictConfig):
-        with open_dict(trainer):
-            trainer["_target_"] = TRAINER_TARGET  # read by _raw_target, removed below
-        try:
-            yield "trainer", trainer, set(TRAINER_OWNED)
-        finally:
-            with open_dict(trainer):
-                del trainer["_target_"]
-
-
-def _raw_target(node: DictConfig) -> str | None:
-    try:
-        target = node.get("_target_")
-    except OmegaConfBaseException:
-        return None
-    return target if isinstance(target, str) else None
-
-
-def _later(sig: Signature, key: str) -> set[str]:
-    """Arguments completed after the config: an optimizer's parameters, a scheduler's
-    optimizer and length."""
-    group = {"optim": OPTIM, "scheduler": SCHEDULER}.get(key)
-    if group is None:
-        return set()
-    positional = [p.name for p in sig.params.values() if p.kind.name != "KEYWORD_ONLY"]
-    return {*positional[: group.completed_later], *group.later_names}
-
-
-def _logger_supplied_names(sig: Signature, key: str) -> set[str]:
-    if not key.startswith("logger.") or not isinstance(sig.returns, type):
-        return set()
-    for base, names in LOGGER_SUPPLIED.items():
-        try:
-            cls = import_target(base)
-        except TargetError:
-            continue
-        if issubclass(sig.returns, cls):
-            return set(names)
-    return set()
-
-
-def _as_data(value: Any) -> tuple[bool, Any]:
-    """(True, the value as YAML data) for a default that is plain data; (False, None) else."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return True, value
-    if isinstance(value, float):
-        return (True, value) if math.isfinite(value) else (False, None)
-    if isinstance(value, (list, tuple)):
-        items = [_as_data(v) for v in value]
-        return (True, [v for _, v in items]) if all(ok for ok, _ in items) else (False, None)
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        items = {k: _as_data(v) for k, v in value.items()}
-        if all(ok for ok, _ in items.values()):
-            return True, {k: v for k, (_, v) in items.items()}
-    return False, None
 
 
 def _resolved(cfg: DictConfig, key: str, checker: Checker) -> Any:

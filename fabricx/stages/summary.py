@@ -43,6 +43,8 @@ def run(ctx: RunContext, console: Console | None = None) -> None:
     console.print(f"stages: {stages}")
     for target, reason in ctx.skipped.items():
         console.print(f"skipped {target}: {reason}", style="yellow", soft_wrap=True)
+    for stage, note in ctx.notes.items():
+        console.print(f"note ({stage}): {note}", soft_wrap=True)
     # Never wrapped or cut: the one line a user copies into the next command.
     console.print(f"run directory: {ctx.out_dir}", soft_wrap=True, highlight=False)
 
