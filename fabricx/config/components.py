@@ -42,7 +42,7 @@ from fabricx.config.groups import (
     UNSUPPORTED,
     Group,
 )
-from fabricx.config.instantiate import target_allowed
+from fabricx.config.instantiate import contains_node, is_node, target_allowed
 from fabricx.config.signatures import (
     EMPTY,
     Signature,
@@ -219,7 +219,7 @@ class Checker:
     ) -> None:
         """Check one argument: a nested node against the parameter's class, data against its
         type hint (with the nested nodes inside lists and mappings checked in turn)."""
-        if _is_node(value):
+        if is_node(value):
             if annotation is not EMPTY and is_data_type(annotation):
                 self.problems.append(
                     f"{key}: a _target_ node here would not be built: "
@@ -230,7 +230,7 @@ class Checker:
                 return
             self.node(value, key, expected=annotation)
             return
-        if _contains_node(value):
+        if contains_node(value):
             self._nested(value, key, annotation)
             return
         if not is_finite_data(value):
@@ -246,13 +246,13 @@ class Checker:
     def _nested(self, value: Any, key: str, annotation: Any) -> None:
         """Nested nodes inside lists or mappings: each checked against the item's type."""
         items = item_types(annotation)
-        if isinstance(value, dict) and not _is_node(value):
+        if isinstance(value, dict) and not is_node(value):
             for k, v in value.items():
                 self.value(v, f"{key}.{k}", items[1])
         elif isinstance(value, (list, tuple)):
             for i, v in enumerate(value):
                 self.value(v, f"{key}[{i}]", items[0])
-        elif _is_node(value):
+        elif is_node(value):
             self.node(value, key, expected=annotation)
 
     def _check_builds(self, sig: Signature, key: str, bases: tuple[str, ...], what: str) -> None:
@@ -296,20 +296,6 @@ def _same(value: Any, default: Any) -> bool:
         return False
 
 
-def _is_node(value: Any) -> bool:
-    return isinstance(value, dict) and "_target_" in value
-
-
-def _contains_node(value: Any) -> bool:
-    if _is_node(value):
-        return True
-    if isinstance(value, dict):
-        return any(_contains_node(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_contains_node(v) for v in value)
-    return False
-
-
 # --- the whole config -----------------------------------------------------------------------
 
 
@@ -336,7 +322,7 @@ def check_components(cfg: DictConfig, prefixes: Iterable[str]) -> tuple[list[str
     for name, node in (nodes.get("callbacks.extra") or {}).items():
         if node is None:
             continue
-        if not _is_node(node):
+        if not is_node(node):
             checker.problems.append(
                 f"callbacks.extra.{name} must be a _target_ node naming a Lightning Callback, "
                 f"e.g. {{_target_: mypackage.callbacks.MyCallback}}."
@@ -423,7 +409,7 @@ _EXAMPLE = {"model": "mlp", "optim": "adamw", "scheduler": "cosine"}
 
 
 def _check_logger(checker: Checker, node: Any, key: str) -> None:
-    if not _is_node(node):
+    if not is_node(node):
         checker.problems.append(
             f"{key} must be a _target_ node naming a Lightning logger, e.g. "
             "{_target_: lightning.pytorch.loggers.TensorBoardLogger}."
@@ -453,19 +439,7 @@ def _check_logger(checker: Checker, node: Any, key: str) -> None:
 
 
 def _check_trainer(checker: Checker, trainer: dict[str, Any]) -> None:
-    obj = import_target(TRAINER_TARGET)
-    sig = signature_of(TRAINER_TARGET, obj)
-    for name, value in trainer.items():
-        key = f"trainer.{name}"
-        if name in TRAINER_OWNED:
-            checker.problems.append(f"{key} is set by fabricx from {TRAINER_OWNED[name]}.")
-            continue
-        param = sig.params.get(name)
-        if param is None:
-            settable = [n for n in sig.params if n not in TRAINER_OWNED]
-            checker.problems.append(
-                f"{key}: lightning.pytorch.Trainer has no argument {name!r}."
-                f"{did_you_mean(name, settable)}"
-            )
-            continue
-        checker.value(value, key, param.annotation, sig, name)
+    """The trainer group against `lightning.pytorch.Trainer`'s signature; the arguments
+    fabricx sets from its own groups are refused, naming the group."""
+    node = {"_target_": TRAINER_TARGET, **trainer}
+    checker.node(node, "trainer", Group("trainer", (), dict(TRAINER_OWNED)))

@@ -108,31 +108,33 @@ def _argument(value: Any, annotation: Any, prefixes: list[str], path: str) -> An
     from fabricx.config.signatures import EMPTY, check_value, is_data_type
 
     annotation = EMPTY if annotation is None else annotation
-    if _is_node(value):
+    if is_node(value):
         if annotation is not EMPTY and is_data_type(annotation):
             return value  # data-typed parameter: the mapping as it is, never built
         return build(value, prefixes, path)
-    if isinstance(value, dict) and _has_node(value):
+    if isinstance(value, dict) and contains_node(value):
         item = _item_type(annotation, mapping=True)
         return {k: _argument(v, item, prefixes, f"{path}.{k}") for k, v in value.items()}
-    if isinstance(value, list) and _has_node(value):
+    if isinstance(value, list) and contains_node(value):
         item = _item_type(annotation, mapping=False)
         return [_argument(v, item, prefixes, f"{path}[{i}]") for i, v in enumerate(value)]
     checked, problem = check_value(value, annotation)
     return value if problem else checked
 
 
-def _is_node(value: Any) -> bool:
+def is_node(value: Any) -> bool:
+    """Whether a value is a `_target_` node (a mapping naming a callable)."""
     return isinstance(value, dict) and "_target_" in value
 
 
-def _has_node(value: Any) -> bool:
-    if _is_node(value):
+def contains_node(value: Any) -> bool:
+    """Whether a value is, or holds in its lists and mappings, a `_target_` node."""
+    if is_node(value):
         return True
     if isinstance(value, dict):
-        return any(_has_node(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_node(v) for v in value)
+        return any(contains_node(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(contains_node(v) for v in value)
     return False
 
 

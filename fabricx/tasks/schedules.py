@@ -38,14 +38,20 @@ PLATEAU_MONITOR = "val/loss"
 
 
 def _warmup_then(
-    optimizer: torch.optim.Optimizer, decay: LRScheduler, total_steps: int, warmup_share: float
-) -> tuple[list[LRScheduler], list[int]]:
-    """A linear ramp over the first `warmup_share` of the steps, then `decay`."""
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    warmup_share: float,
+    decay: Callable[[int], LRScheduler],
+) -> tuple[torch.optim.Optimizer, list[LRScheduler], list[int]]:
+    """SequentialLR's arguments: a linear ramp over the first `warmup_share` of the steps,
+    then `decay(steps left)`."""
+    total_steps = max(1, int(total_steps))
     warmup = int(total_steps * warmup_share)
+    after = decay(max(1, total_steps - warmup))  # made first: a ramp made first would be undone
     if warmup == 0:
-        return [decay], []
+        return optimizer, [after], []
     ramp = LinearLR(optimizer, start_factor=1.0 / warmup, end_factor=1.0, total_iters=warmup)
-    return [ramp, decay], [warmup]
+    return optimizer, [ramp, after], [warmup]
 
 
 class WarmupCosine(SequentialLR):
@@ -68,11 +74,12 @@ class WarmupCosine(SequentialLR):
         warmup_fraction: WarmupShare = 0.0,
         min_lr_ratio: FinalShare = 0.0,
     ) -> None:
-        total_steps = max(1, int(total_steps))
-        decay_steps = max(1, total_steps - int(total_steps * warmup_fraction))
-        base_lr = optimizer.param_groups[0]["lr"]
-        decay = CosineAnnealingLR(optimizer, T_max=decay_steps, eta_min=base_lr * min_lr_ratio)
-        super().__init__(optimizer, *_warmup_then(optimizer, decay, total_steps, warmup_fraction))
+        floor = optimizer.param_groups[0]["lr"] * min_lr_ratio
+
+        def cosine(steps: int) -> LRScheduler:
+            return CosineAnnealingLR(optimizer, T_max=steps, eta_min=floor)
+
+        super().__init__(*_warmup_then(optimizer, total_steps, warmup_fraction, cosine))
 
 
 class WarmupLinear(SequentialLR):
@@ -88,12 +95,10 @@ class WarmupLinear(SequentialLR):
         warmup_fraction: WarmupShare = 0.0,
         min_lr_ratio: FinalShare = 0.0,
     ) -> None:
-        total_steps = max(1, int(total_steps))
-        decay_steps = max(1, total_steps - int(total_steps * warmup_fraction))
-        decay = LinearLR(
-            optimizer, start_factor=1.0, end_factor=min_lr_ratio, total_iters=decay_steps
-        )
-        super().__init__(optimizer, *_warmup_then(optimizer, decay, total_steps, warmup_fraction))
+        def line(steps: int) -> LRScheduler:
+            return LinearLR(optimizer, start_factor=1.0, end_factor=min_lr_ratio, total_iters=steps)
+
+        super().__init__(*_warmup_then(optimizer, total_steps, warmup_fraction, line))
 
 
 def lightning_scheduler(
