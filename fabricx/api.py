@@ -111,19 +111,34 @@ def train(cfg: Any = None, config_dir: str | None = None) -> RunResult:
 
 
 def _refuse_several_processes(cfg: dict[str, Any]) -> None:
-    devices = cfg["trainer"].get("devices", "auto")
-    several = (isinstance(devices, int) and devices > 1) or isinstance(devices, list)
-    if cfg["strategy"]["name"] in ("ddp", "fsdp") and several:
+    processes = _processes(cfg["trainer"])
+    if processes > 1:
         raise ConfigError(
-            f"fabricx.train runs in this process, and strategy={cfg['strategy']['name']} with "
-            f"trainer.devices={devices} starts one process per device: run it from the command"
-            " line, `fabricx train strategy=ddp trainer.devices=2 ...`."
+            f"fabricx.train runs in this process, and trainer.devices="
+            f"{cfg['trainer'].get('devices', 'auto')} means {processes} devices, one process"
+            " each (DDP): set trainer.devices=1 here, or run it from the command line, "
+            "`fabricx train trainer.devices=2 ...`."
         )
     if cfg.get("resume") is not None:
         raise ConfigError(
             "fabricx.train starts new runs; resume one from the command line: "
             f"`fabricx train resume={cfg['resume']} ...` (init_from= works here)."
         )
+
+
+def _processes(trainer: dict[str, Any]) -> int:
+    """How many processes Lightning would start for `trainer.devices` (one per device)."""
+    import torch
+
+    devices, accelerator = trainer.get("devices", "auto"), trainer.get("accelerator", "auto")
+    if isinstance(devices, list):
+        return len(devices)
+    if isinstance(devices, str) and "," in devices:
+        return len([d for d in devices.split(",") if d.strip()])
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    if devices in ("auto", -1, "-1"):
+        return torch.cuda.device_count() if on_gpu else 1
+    return int(devices) if str(devices).isdigit() else 1
 
 
 def _new_run_dir(cfg: Any) -> Path:

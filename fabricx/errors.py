@@ -78,7 +78,7 @@ def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str:
 def check_choice(key: str, value: object, choices: Iterable[str]) -> None:
     """Raise ConfigError when `value` is not one of `choices`, listing them and the closest."""
     choices = list(choices)
-    # Schema defaults such as "${task.mode}" are built raw by OmegaConf before resolution;
+    # Schema defaults such as "${metric.mode}" are built raw by OmegaConf before resolution;
     # the same check runs again on the resolved value in OmegaConf.to_object.
     if isinstance(value, str) and value.startswith("${"):
         return

@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from fabricx.build.loggers import build_wandb_logger
+from fabricx.config.instantiate import resolve_target
 from fabricx.config.saved import load_saved_config
 from fabricx.config.schema import BenchRunConfig, ExportRunConfig, TrainConfig
 from fabricx.config.typed import to_typed
@@ -22,6 +23,7 @@ from fabricx.finished_run import finished_run_prefixes, merge_previous_record, o
 from fabricx.logs import route_lightning_logs
 from fabricx.runner import raise_if_skipped, run_stages
 from fabricx.stages.context import RunContext
+from fabricx.tasks.contract import scored_metric
 
 
 def export_job(cfg: DictConfig) -> None:
@@ -35,8 +37,11 @@ def export_job(cfg: DictConfig) -> None:
     run_dir = Path(export_cfg.run).resolve()
     prefixes = finished_run_prefixes(export_cfg.extra_target_prefixes)
     saved = replace(load_saved_config(run_dir, prefixes), export=export_cfg.export)
-    metric = f"test/{saved.metric.name}_"  # test/acc_onnx, test/acc_onnx_int8, ...
-    ctx = _open(export_cfg, run_dir, saved, "export", replaces=("verify/", "export/", metric))
+    task_class = resolve_target(saved.task["_target_"], prefixes, "task")
+    name, _ = scored_metric(task_class, saved.metric)  # test/acc_onnx, test/acc_onnx_int8, ...
+    ctx = _open(
+        export_cfg, run_dir, saved, "export", replaces=("verify/", "export/", f"test/{name}_")
+    )
     _remove_other_targets(ctx)
     run_stages(ctx, ["export", *(["verify"] if export_cfg.verify else []), "summary"])
     raise_if_skipped(ctx)

@@ -67,8 +67,9 @@ def run_hydra(config_name: str, rest: list[str], job: str) -> int:
     os.environ.setdefault(SIGNAL_ENV, DEFAULT_SIGNAL)
     saved_argv = sys.argv
     # The project's conf/ ([tool.fabricx] config-dir) beside fabricx's; --config-dir Hydra
-    # adds itself.
-    sys.argv = [saved_argv[0], *rest, *searchpath_override(None)]
+    # adds itself. A search path the user sets wins (and then names the project's if needed).
+    own_searchpath = any(a.startswith("hydra.searchpath=") for a in rest)
+    sys.argv = [saved_argv[0], *rest, *([] if own_searchpath else searchpath_override(None))]
     os.environ[VERB_ENV] = config_name
     _job_exit_codes.clear()
     try:
@@ -81,8 +82,12 @@ def run_hydra(config_name: str, rest: list[str], job: str) -> int:
 def job_arguments(job_overrides: list[str], multirun: bool) -> list[str]:
     """Arguments that rerun one job: this command line, or for a job of a multirun its
     flags (--config-dir, ...) without -m and the sweep, plus the job's own overrides."""
-    # The project's search path is found again from the working directory: not repeated.
-    argv = [a for a in sys.argv[1:] if not a.startswith("hydra.searchpath=")]
+    # The project's search path, which run_hydra added, is found again from the working
+    # directory: not repeated. One the user typed stays.
+    from fabricx.config.paths import searchpath_override
+
+    added = set(searchpath_override(None))
+    argv = [a for a in sys.argv[1:] if a not in added]
     if not multirun:
         return argv
     from hydra._internal.utils import get_args_parser

@@ -242,6 +242,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanAbsoluteError, Metric
 
+from fabricx.tasks.schedules import configure
+
 
 class RegressionTask(pl.LightningModule):
     """Mean squared error to train; mean absolute error as "the metric" (lower is better).
@@ -307,13 +309,9 @@ class RegressionTask(pl.LightningModule):
         self._step(batch, "test")
 
     def configure_optimizers(self) -> Any:
-        from fabricx.tasks.schedules import lightning_scheduler
-
-        optimizer = self.optimizer(self.parameters())
-        if self.scheduler is None:
-            return optimizer
-        scheduler = lightning_scheduler(self.scheduler, optimizer, self.trainer)
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        # The optim and scheduler groups' partials: fabricx completes them and steps the
+        # schedule as its kind needs (every step for fabricx's, every epoch for most of torch's).
+        return configure(self, self.optimizer, self.scheduler)
 '''
 
 _CALLBACK = '''

@@ -61,7 +61,8 @@ class WandbLogger(LightningWandbLogger):
             WANDB_MODE in the environment wins.
         log_artifacts: log the best checkpoint and every exported file as model artifacts.
         name, save_dir, id, resume: set by fabricx (the run directory and its W&B run id).
-        **kwargs: any other argument of `wandb.init` (notes, job_type, settings, ...).
+        **kwargs: any other argument of `wandb.init` (notes, settings, ...); fabricx passes
+            `config` and `job_type` this way too.
     """
 
     def __init__(

@@ -176,28 +176,37 @@ def _run_to_resume(cfg: Any) -> Path | None:
             "nothing to resume from (the run stopped before its first checkpoint); start a new "
             "run without resume=."
         )
-    if finished(run_dir) and not trains_longer(saved_config(run_dir), _plain(cfg)):
-        trainer = saved_config(run_dir).get("trainer", {})
+    if finished(run_dir) and not trains_longer(run_dir, _plain(cfg)):
+        import torch
+
+        state = torch.load(run_dir / LAST_CHECKPOINT, weights_only=True, mmap=True)
         raise ConfigError(
             f"resume={cfg.resume}: that run finished (metrics.json: status ok) after "
-            f"trainer.max_epochs={trainer.get('max_epochs')} (max_steps="
-            f"{trainer.get('max_steps')}), so there is nothing to resume. To train it for longer"
-            f" in the same run directory, raise trainer.max_epochs (or trainer.max_steps); to "
-            f"re-score it, fabricx eval run={run_dir}; to fine-tune from it in a new run, "
-            f"init_from={run_dir}."
+            f"{int(state.get('epoch', 0)) + 1} epochs ({state.get('global_step')} steps), and "
+            f"trainer.max_epochs={cfg.trainer.get('max_epochs')} trains no further, so there"
+            " is nothing to resume. To train it for longer in the same run directory, raise "
+            f"trainer.max_epochs (or trainer.max_steps); to re-score it, fabricx eval "
+            f"run={run_dir}; to fine-tune from it in a new run, init_from={run_dir}."
         )
     return run_dir.resolve()
 
 
-def trains_longer(saved: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether `new` trains past where the finished run `saved` stopped: more epochs, or
-    (for a run bounded by steps, max_epochs=-1) more steps."""
-    old, now = saved.get("trainer") or {}, new.get("trainer") or {}
-    old_epochs, new_epochs = old.get("max_epochs"), now.get("max_epochs")
-    if isinstance(new_epochs, int) and new_epochs >= 1:
-        return isinstance(old_epochs, int) and old_epochs >= 1 and new_epochs > old_epochs
-    old_steps, new_steps = old.get("max_steps", -1), now.get("max_steps", -1)
-    return new_epochs == -1 and isinstance(new_steps, int) and new_steps > max(old_steps, 0)
+def trains_longer(run_dir: Path, new: dict[str, Any]) -> bool:
+    """Whether the config `new` trains the finished run in `run_dir` past where it stopped:
+    more epochs than its last.ckpt has done, or (max_epochs=-1) more steps."""
+    import torch
+
+    last = run_dir / LAST_CHECKPOINT
+    if not last.is_file():
+        return False
+    state = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+    epochs_done, steps_done = int(state.get("epoch", 0)) + 1, int(state.get("global_step", 0))
+    trainer = new.get("trainer") or {}
+    max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
+    steps_left = not (isinstance(max_steps, int) and 0 < max_steps <= steps_done)
+    if isinstance(max_epochs, int) and max_epochs >= 1:
+        return max_epochs > epochs_done and steps_left
+    return max_epochs == -1 and isinstance(max_steps, int) and max_steps > steps_done
 
 
 def _check_is_run(value: str, run_dir: Path) -> None:

@@ -169,7 +169,7 @@ def start(
     log.info("rank %d runs config sha256 %s", rank_zero_only.rank, digest[:16])
     continuing = typed.resume is not None or requeued()
     if continuing and resume.finished(run_dir):
-        if not resume.trains_longer(resume.saved_config(run_dir), plain(typed)):
+        if not resume.trains_longer(run_dir, plain(typed)):
             log.info("resume=%s: %s already finished; nothing to do.", typed.resume, run_dir)
             return None
         log.info("resume=%s: %s finished; training it for longer.", typed.resume, run_dir)

@@ -623,8 +623,9 @@ def test_saved_config_with_another_target_is_checked_with_the_commands_modules(
     from fabricx.config.schema import DEFAULT_TARGET_PREFIXES, EvalConfig
 
     text = saved_yaml.replace("fabricx.models.mlp.MLP", "mylab.nets.Net")
+    assert "extra_target_prefixes: []" in text
     text = text.replace("extra_target_prefixes: []", "extra_target_prefixes: [mylab]")
-    assert "mylab.nets.Net" in text
+    assert "mylab.nets.Net" in text and "extra_target_prefixes: [mylab]" in text
     run_dir = _save(tmp_path, text)
     with pytest.raises(ConfigError, match=r"model\._target_='mylab\.nets\.Net' is outside"):
         check_run_target(EvalConfig(run=str(run_dir)), list(DEFAULT_TARGET_PREFIXES))

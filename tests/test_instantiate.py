@@ -1,17 +1,17 @@
-"""`_target_` allow-listing: a config read from disk may name any callable, so only the
-allowed modules are ever imported or called. Also the suggestion helpers of fabricx.errors.
+"""`_target_` allow-listing and building: a config read from disk may name any callable, so
+only the allowed modules are ever imported or called, and nested nodes are built only where
+a parameter asks for an object. Also the suggestion helpers of fabricx.errors.
 
-Real objects, no mocks; nothing here imports torch or lightning.
+Real objects, no mocks.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 
-from fabricx.config.instantiate import build, check_targets, target_allowed
+from fabricx.config.instantiate import build, check_targets, resolve_target, target_allowed
 from fabricx.config.schema import DEFAULT_TARGET_PREFIXES
 from fabricx.errors import ConfigError, check_choice, did_you_mean
 
@@ -81,19 +81,28 @@ def test_check_targets_reports_every_refused_target_with_the_hint() -> None:
         assert "['fabricx', 'torch']" in problem
 
 
-def test_check_targets_checks_the_root_and_dataclasses() -> None:
-    @dataclasses.dataclass
-    class Node:
-        _target_: str = "builtins.eval"
-        child: dict = dataclasses.field(default_factory=lambda: {"_target_": "torch.nn.ReLU"})
-
+def test_check_targets_checks_the_root() -> None:
+    node = {"_target_": "builtins.eval", "child": {"_target_": "torch.nn.ReLU"}}
     with pytest.raises(ConfigError, match=r"builtins\.eval") as err:
-        check_targets(Node(), ["torch"], "model")
-    assert err.value.problems == [
+        check_targets(node, ["torch"], "model")
+    (problem,) = err.value.problems
+    assert problem.startswith(
         "model._target_='builtins.eval' is outside the allowed modules ['torch']. If you trust "
-        "it, add its package: extra_target_prefixes=[builtins]."
-    ]
-    check_targets(Node(), ["torch", "builtins"], "model")
+        "it, add its package: extra_target_prefixes=[builtins]"
+    )
+    check_targets(node, ["torch", "builtins"], "model")
+
+
+def test_a_target_must_be_defined_in_an_allowed_module_not_only_named_there() -> None:
+    """`fabricx.runs.os.system` is named inside fabricx but is os's; `fabricx.runs.Path` is
+    pathlib's: both refused before anything is built."""
+    with pytest.raises(ConfigError, match=r"fabricx\.runs\.os is the module os"):
+        resolve_target("fabricx.runs.os.system", ["fabricx"], "model")
+    with pytest.raises(ConfigError, match=r"Path from the module pathlib, outside"):
+        resolve_target("fabricx.runs.Path", ["fabricx"], "model")
+    with pytest.raises(ConfigError, match=r"fabricx\.runs\.os is the module os"):
+        build({"_target_": "fabricx.runs.os.system", "command": "true"}, ["fabricx"], "x")
+    assert resolve_target("fabricx.runs.write_text", ["fabricx"], "x").__name__ == "write_text"
 
 
 # --- build --------------------------------------------------------------------------------

@@ -390,6 +390,12 @@ def test_a_finished_run_trains_longer_in_its_own_directory_and_tracker_runs(tmp_
     assert read_json(run_dir / "metrics.json")["status"] == "ok"
     (entry,) = read_json(run_dir / resume.RESUMES_FILE)
     assert entry["changed"]["trainer.max_epochs"] == [2, 4]
+    # Trained to 4 epochs now: asking for 4 again (or 3) has nothing left to train.
+    for epochs in (4, 3):
+        again = run_cli(
+            "train", f"trainer.max_epochs={epochs}", *args, f"resume={run_dir}", cwd=tmp_path
+        )
+        assert again.returncode == 2 and "after 4 epochs (80 steps)" in again.stderr
 
     wandb_runs = [read_offline_run(p) for p in find_offline_runs(run_dir / "wandb")]
     assert len({r.run_id for r in wandb_runs}) == 1 and len(wandb_runs) == 2

@@ -28,9 +28,10 @@ from lightning.pytorch.loggers import (
 )
 from lightning.pytorch.utilities import rank_zero_only
 
-from fabricx.config.instantiate import build
+from fabricx.config.groups import logger_supplied
+from fabricx.config.instantiate import build, check_targets
 from fabricx.config.schema import TrainConfig
-from fabricx.config.signatures import import_target
+from fabricx.config.signatures import import_target, signature_of
 from fabricx.config.typed import plain
 from fabricx.runs import write_text
 
@@ -48,6 +49,7 @@ def build_loggers(
     for name, node in cfg.logger.items():
         if node is None:
             continue
+        check_targets(node, prefixes, f"logger.{name}")  # before its module is imported
         cls = import_target(node["_target_"])
         supplied = _supplied(cls, node, cfg, run_dir, group)
         logger = build(node, prefixes, f"logger.{name}", **supplied)
@@ -60,7 +62,8 @@ def build_loggers(
 def _supplied(
     cls: Any, node: dict[str, Any], cfg: TrainConfig, run_dir: Path, group: str | None
 ) -> dict[str, Any]:
-    """What ties a logger of class `cls` to this run (its names match LOGGER_SUPPLIED)."""
+    """What ties a logger of class `cls` to this run: the arguments the checker reserves for
+    fabricx (fabricx.config.groups.logger_supplied), and the W&B group of a multirun."""
     if not isinstance(cls, type):
         return {}
     if issubclass(cls, CSVLogger):  # name="" and version="": metrics.csv in run_dir itself
@@ -83,13 +86,20 @@ def _supplied(
             "job_type": "train",
             **({} if node.get("group") else {"group": group}),
         }
-    import inspect
+    params = signature_of(node["_target_"], cls).params  # any other logger: its save_dir
+    return {"save_dir": str(run_dir)} if logger_supplied(cls, params) else {}
 
-    try:
-        takes_dir = "save_dir" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        takes_dir = False
-    return {"save_dir": str(run_dir)} if takes_dir and "save_dir" not in node else {}
+
+def wandb_logger_name(cfg: TrainConfig, prefixes: list[str]) -> str | None:
+    """The name under `logger` of the W&B logger, or None when the run logs no W&B."""
+    for name, node in cfg.logger.items():
+        if node is None:
+            continue
+        check_targets(node, prefixes, f"logger.{name}")  # before its module is imported
+        cls = import_target(node["_target_"])
+        if isinstance(cls, type) and issubclass(cls, WandbLogger):
+            return name
+    return None
 
 
 def build_wandb_logger(
@@ -97,19 +107,19 @@ def build_wandb_logger(
 ) -> Logger | None:
     """A W&B run of its own for `fabricx export` or `fabricx bench` on a finished run that
     logged to W&B (grouped under the run), or None when it did not."""
-    for name, node in cfg.logger.items():
-        cls = import_target(node["_target_"]) if node else None
-        if isinstance(cls, type) and issubclass(cls, WandbLogger):
-            supplied = {
-                "name": f"{_run_name(cfg, run_dir, None)}/{job_type}",
-                "save_dir": str(run_dir),
-                "config": plain(cfg),
-                "job_type": job_type,
-                "group": node.get("group") or run_dir.name,
-            }
-            rest = {k: v for k, v in node.items() if k != "group"}
-            return build(rest, prefixes, f"logger.{name}", **supplied)
-    return None
+    name = wandb_logger_name(cfg, prefixes)
+    if name is None:
+        return None
+    node = cfg.logger[name]
+    supplied = {
+        "name": f"{_run_name(cfg, run_dir, None)}/{job_type}",
+        "save_dir": str(run_dir),
+        "config": plain(cfg),
+        "job_type": job_type,
+        "group": node.get("group") or run_dir.name,
+    }
+    rest = {k: v for k, v in node.items() if k != "group"}
+    return build(rest, prefixes, f"logger.{name}", **supplied)
 
 
 def _run_name(cfg: TrainConfig, run_dir: Path, group: str | None) -> str:

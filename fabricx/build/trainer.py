@@ -162,7 +162,7 @@ def build_trainer(
         model: the task to be trained; strategy=fsdp resolves its class names against it.
     """
     check_hardware(cfg)
-    prefixes = prefixes or cfg.target_prefixes
+    prefixes = cfg.target_prefixes if prefixes is None else prefixes
     torch.set_float32_matmul_precision(cfg.precision.float32_matmul_precision)
     loggers = build_loggers(cfg, run_dir, prefixes, group)
     callbacks = [

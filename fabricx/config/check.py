@@ -27,17 +27,17 @@ from fabricx.errors import ConfigError, Problem, did_you_mean
 _ACCELERATOR_ALIASES = ("auto", "gpu")
 
 
-def trusted_prefixes(cfg: DictConfig, extra: Iterable[str] = ()) -> list[str]:
+def trusted_prefixes(cfg: DictConfig) -> list[str]:
     """The modules a config typed or chosen by the user may name: the config's own lists
-    (the command line and the user's config files set them), the project's
-    `[tool.fabricx] target-prefixes`, and `extra`."""
+    (the command line and the user's config files set them), and the project's
+    `[tool.fabricx] target-prefixes`."""
     from fabricx.config.project import active_project
 
     prefixes = [*cfg.get("allowed_target_prefixes", []), *cfg.get("extra_target_prefixes", [])]
     project = active_project()
     if project is not None:
         prefixes += project.target_prefixes
-    return list(dict.fromkeys([*prefixes, *extra]))
+    return list(dict.fromkeys(prefixes))
 
 
 def check_config(cfg: DictConfig, prefixes: Iterable[str]) -> Any:
@@ -79,13 +79,17 @@ def _fill_metric(cfg: DictConfig, facts: TaskFacts) -> list[str]:
             cfg.metric.mode = metric.get("mode") or "min"
         return []
     name = metric.get("name") or facts.metric or "loss"
-    mode = metric.get("mode") or facts.metric_mode or ("min" if name == "loss" else None)
+    mode = metric.get("mode")
+    if mode is None and name == facts.metric:
+        mode = facts.metric_mode  # the task's own metric, in the task's own direction
+    if mode is None and name == "loss":
+        mode = "min"
     if mode is None:
         return [
             Problem(
-                f"metric.mode: {facts.target} says its metric is {name!r} but not whether higher"
-                " or lower is better; set metric.mode=max or metric.mode=min (or give the "
-                "task a `metric_mode` attribute).",
+                f"metric.mode: say whether higher or lower is better for metric.name={name!r}"
+                f" ({facts.target}): set metric.mode=max or metric.mode=min (or give the task "
+                "`metric` and `metric_mode` attributes).",
                 ["metric.mode"],
             )
         ]

@@ -5,8 +5,8 @@ callbacks, loggers) hold a `_target_` and that callable's arguments; the trainer
 `lightning.pytorch.Trainer`'s. Each is checked here: the target must be allowed (before it
 is imported: importing runs its code), importable, and build what its group needs; every key
 must be a parameter; every value must fit the parameter's type hint; every required
-parameter must be set, except the few fabricx itself passes (the task's model and optimizer,
-the optimizer's parameters, a logger's directory).
+parameter must be set, except the few fabricx itself passes (fabricx.config.groups: the
+task's model and optimizer, the optimizer's parameters, a logger's directory and run id).
 
 Checking imports the targets' modules, so it needs torch for fabricx's own components; the
 CLI's `--help` never gets here.
@@ -30,7 +30,6 @@ from fabricx.config.defaults import as_data
 from fabricx.config.groups import (
     DATA,
     LOGGER_NEEDS,
-    LOGGER_SUPPLIED,
     MODEL,
     OPTIM,
     RESERVED,
@@ -41,8 +40,10 @@ from fabricx.config.groups import (
     TRAINER_TARGET,
     UNSUPPORTED,
     Group,
+    completed_later,
+    logger_supplied,
 )
-from fabricx.config.instantiate import contains_node, is_node, target_allowed
+from fabricx.config.instantiate import contains_node, is_node, resolve_target
 from fabricx.config.signatures import (
     EMPTY,
     Signature,
@@ -57,7 +58,7 @@ from fabricx.config.signatures import (
     signature_of,
     type_name,
 )
-from fabricx.errors import Problem, did_you_mean
+from fabricx.errors import ConfigError, Problem, did_you_mean
 
 
 @dataclasses.dataclass
@@ -89,21 +90,13 @@ class Checker:
                 f"(got {target!r})."
             )
             return None
-        if not target_allowed(target, self.prefixes):
-            root = target.split(".")[0]
-            self.problems.append(
-                f"{key}._target_={target!r} is outside the allowed modules {self.prefixes}. If "
-                f"you trust it, add its package: extra_target_prefixes=[{root}], or list it "
-                "under [tool.fabricx] target-prefixes in your project's pyproject.toml."
-            )
-            return None
-        if target not in self._imported:
+        if (key, target) not in self._imported:
             try:
-                self._imported[target] = import_target(target)
-            except TargetError as err:
-                self.problems.append(f"{key}._target_={target}: {err}.")
-                self._imported[target] = None
-        return self._imported[target]
+                self._imported[key, target] = resolve_target(target, self.prefixes, key)
+            except ConfigError as err:
+                self.problems += err.problems
+                self._imported[key, target] = None
+        return self._imported[key, target]
 
     def node(
         self,
@@ -145,16 +138,18 @@ class Checker:
                     f"lists and dicts; remove {name}."
                 )
         partial = bool(node.get("_partial_", False))
-        later = set(group.later_names) if group else set()
+        later = completed_later(sig.params, group)
         positional = [p for p in sig.params.values() if p.kind.name != "KEYWORD_ONLY"]
-        for p in positional[: group.completed_later if group else 0]:
-            later.add(p.name)
         args = node.get("_args_") or []
         if not isinstance(args, list):
             self.problems.append(f"{key}._args_ must be a list of positional arguments.")
             args = []
-        for p in positional[: len(args)]:
-            later.add(p.name)  # given positionally
+        for i, value in enumerate(args):  # positional arguments: checked like keywords
+            param = positional[i] if i < len(positional) else None
+            if param is not None:
+                later.add(param.name)  # given positionally
+            annotation = param.annotation if param is not None else EMPTY
+            self.value(value, f"{key}._args_[{i}]", annotation, sig, param.name if param else "")
         given = [k for k in node if k not in RESERVED and k not in UNSUPPORTED]
         for name in given:
             full = f"{key}.{name}"
@@ -289,9 +284,12 @@ class Checker:
 
 
 def _same(value: Any, default: Any) -> bool:
+    """Whether a value is the parameter's own default (`0` is not `False`)."""
     ok, data = as_data(default)
+    if not ok or type(value) is not type(data):
+        return False
     try:
-        return ok and bool(value == data)
+        return bool(value == data)
     except Exception:  # an object whose == does not return a bool
         return False
 
@@ -351,13 +349,15 @@ def _resolved(cfg: DictConfig, key: str, checker: Checker) -> Any:
     except OmegaConfBaseException as err:
         checker.problems.append(f"{key}: {str(err).splitlines()[0]}")
         return None
-    if node is None or not OmegaConf.is_config(node):
-        if node is not None and key not in ("model", "scheduler"):
-            checker.problems.append(
-                f"{key} must be a mapping (a _target_ and its arguments), got {node!r}."
-            )
-            return None
-        return node
+    if node is None:
+        return None  # model=none, scheduler=none; a required group is reported by its check
+    if not isinstance(node, DictConfig):
+        shown = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+        checker.problems.append(
+            f"{key} must be a mapping (a _target_ and its arguments), got {shown!r}; choose "
+            f"an option with {key.split('.')[0]}=<option>."
+        )
+        return None
     try:
         return OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
     except (MissingMandatoryValue, InterpolationToMissingValueError):
@@ -427,14 +427,12 @@ def _check_logger(checker: Checker, node: Any, key: str) -> None:
                 f"installed here: pip install 'fabricx[{extra}]' (or {modules[0]})."
             )
             return
-    supplied = {}
-    for base, names in LOGGER_SUPPLIED.items():
-        cls = checker._base(base)
-        if isinstance(obj, type) and cls is not None and issubclass(obj, cls):
-            supplied = {
-                n: "the run directory (one tracker run per run, kept on resume)" for n in names
-            }
-            break
+    try:
+        params = signature_of(node["_target_"], obj).params
+    except TargetError:
+        params = {}
+    why = "the run directory (one tracker run per run, kept on resume)"
+    supplied = {name: why for name in logger_supplied(obj, params)}
     checker.node(node, key, Group(key, ("lightning.pytorch.loggers.Logger",), supplied))
 
 

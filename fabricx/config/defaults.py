@@ -15,15 +15,16 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from fabricx.config.groups import (
-    LOGGER_SUPPLIED,
     OPTIM,
     SCHEDULER,
     TASK_SUPPLIED,
     TRAINER_OWNED,
     TRAINER_TARGET,
+    completed_later,
+    logger_supplied,
 )
 from fabricx.config.instantiate import target_allowed
-from fabricx.config.signatures import Signature, TargetError, import_target, signature_of
+from fabricx.config.signatures import TargetError, import_target, signature_of
 
 
 def fill_defaults(cfg: DictConfig, prefixes: Iterable[str]) -> None:
@@ -42,7 +43,10 @@ def fill_defaults(cfg: DictConfig, prefixes: Iterable[str]) -> None:
             sig = signature_of(target, import_target(target))
         except TargetError:
             continue
-        skip = skip | _later(sig, key) | _logger_supplied_names(sig, key)
+        group = {"optim": OPTIM, "scheduler": SCHEDULER}.get(key)
+        skip = skip | completed_later(sig.params, group)
+        if key.startswith("logger."):
+            skip |= set(logger_supplied(sig.returns, sig.params))
         given = set(node.keys())  # `in` would miss a key whose value is ??? (missing)
         with open_dict(node):
             for name, param in sig.params.items():
@@ -85,29 +89,6 @@ def _raw_target(node: DictConfig) -> str | None:
     except OmegaConfBaseException:
         return None
     return target if isinstance(target, str) else None
-
-
-def _later(sig: Signature, key: str) -> set[str]:
-    """Arguments completed after the config: an optimizer's parameters, a scheduler's
-    optimizer and length."""
-    group = {"optim": OPTIM, "scheduler": SCHEDULER}.get(key)
-    if group is None:
-        return set()
-    positional = [p.name for p in sig.params.values() if p.kind.name != "KEYWORD_ONLY"]
-    return {*positional[: group.completed_later], *group.later_names}
-
-
-def _logger_supplied_names(sig: Signature, key: str) -> set[str]:
-    if not key.startswith("logger.") or not isinstance(sig.returns, type):
-        return set()
-    for base, names in LOGGER_SUPPLIED.items():
-        try:
-            cls = import_target(base)
-        except TargetError:
-            continue
-        if issubclass(sig.returns, cls):
-            return set(names)
-    return set()
 
 
 def as_data(value: Any) -> tuple[bool, Any]:

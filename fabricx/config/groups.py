@@ -1,10 +1,13 @@
 """What fabricx needs of each group's component: the classes it must build, the arguments
-fabricx passes itself, the Trainer arguments fabricx owns. Plain data, read by the checker
-(fabricx.config.components), the defaults (fabricx.config.defaults) and the builders."""
+fabricx passes itself, the Trainer arguments fabricx owns. Read by the checker
+(fabricx.config.components), the defaults (fabricx.config.defaults) and the builders
+(fabricx.build), so what the checker reserves is what the builders pass."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
+from typing import Any
 
 # Hydra's instantiate keys that fabricx's builder honours; the others are refused, since
 # fabricx decides from each parameter's type whether a nested node is built.
@@ -60,14 +63,40 @@ TRAINER_OWNED = {
     "enable_progress_bar": "callbacks.progress_bar (rich, tqdm or none)",
 }
 
-# Logger arguments fabricx sets for the loggers it knows, so every run has one tracker run
-# of its own that a resume continues. Keyed by the base class's dotted name.
+# Logger arguments fabricx sets for the loggers it knows (fabricx.build.loggers fills them
+# from the run directory), so every run has one tracker run of its own that a resume
+# continues. Keyed by the base class's dotted name; any other logger gets `save_dir`.
 LOGGER_SUPPLIED = {
     "lightning.pytorch.loggers.CSVLogger": ("save_dir", "name", "version"),
     "lightning.pytorch.loggers.TensorBoardLogger": ("save_dir", "name", "version"),
     "lightning.pytorch.loggers.MLFlowLogger": ("run_name", "run_id"),
-    "lightning.pytorch.loggers.WandbLogger": ("name", "save_dir", "id", "version", "resume"),
-}
+    "lightning.pytorch.loggers.WandbLogger": (
+        "name", "save_dir", "id", "version", "resume", "config", "job_type",
+    ),
+}  # fmt: skip
+
+
+def logger_supplied(cls: Any, params: Iterable[str]) -> tuple[str, ...]:
+    """The arguments fabricx passes a logger of class `cls` whose constructor takes `params`."""
+    from fabricx.config.signatures import TargetError, import_target
+
+    for base, names in LOGGER_SUPPLIED.items():
+        try:
+            base_class = import_target(base)
+        except TargetError:
+            continue
+        if isinstance(cls, type) and issubclass(cls, base_class):
+            return names
+    return ("save_dir",) if "save_dir" in params else ()
+
+
+def completed_later(sig_params: dict[str, Any], group: Group | None) -> set[str]:
+    """Arguments a partial of `group` gets after the config: an optimizer's parameters, a
+    scheduler's optimizer and length (`sig_params`: the target's parameters, in order)."""
+    if group is None:
+        return set()
+    positional = [n for n, p in sig_params.items() if p.kind.name != "KEYWORD_ONLY"]
+    return {*positional[: group.completed_later], *group.later_names}
 
 
 # Loggers whose constructor needs a package fabricx does not install by default: the

@@ -3,17 +3,17 @@ receiving parameter's type asks for an object, arguments as their type hints say
 
 A config read back from a run directory or a checkpoint is data someone else may have
 written; `hydra.utils.instantiate` would import and call anything it names, at any depth.
-fabricx builds a node itself, after the same checks as `fabricx config` ran on it
-(fabricx.config.components): the target must lie in an allowed module, and a nested node is
-built only for a parameter annotated with a class (or not annotated at all). A parameter
-typed as data (a mapping, a list of numbers) gets the node as a plain mapping. Values are
-passed as the type hint reads them: a list for a `tuple` parameter arrives as a tuple, a
-string for an `Enum` parameter as its member.
+fabricx builds a node itself. Every target, nested ones included, must be named inside an
+allowed module before its module is imported, and the object it names must be defined in
+one (`resolve_target`). A nested node is built only for a parameter annotated with a class
+(or not annotated at all); a parameter typed as data (a mapping, a list of numbers) gets the
+node as a plain mapping. Values are passed as the type hint reads them: a list for a `tuple`
+parameter arrives as a tuple, a string for an `Enum` parameter as its member. The full check
+of a config (fabricx.config.components) runs before any of this, at entry.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -38,20 +38,47 @@ def _targets(node: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _targets(value, f"{path}[{i}]")
 
 
+def refusal(key: str, target: str, prefixes: list[str]) -> str:
+    """The message for a `_target_` outside the allowed modules, with the way to allow it."""
+    root = target.split(".")[0]
+    return (
+        f"{key}._target_={target!r} is outside the allowed modules {prefixes}. If you trust "
+        f"it, add its package: extra_target_prefixes=[{root}], or list it under "
+        "[tool.fabricx] target-prefixes in your project's pyproject.toml."
+    )
+
+
 def check_targets(node: Any, prefixes: list[str], path: str = "") -> None:
-    """Raise ConfigError naming every `_target_` outside `prefixes`."""
-    node = dataclasses.asdict(node) if dataclasses.is_dataclass(node) else node
-    refused = [
-        (key, target)
-        for key, target in _targets(node, path)
-        if not target_allowed(target, prefixes)
-    ]
+    """Raise ConfigError naming every `_target_` outside `prefixes`, nested ones included."""
+    refused = [(k, t) for k, t in _targets(node, path) if not target_allowed(t, prefixes)]
     if refused:
+        raise ConfigError(refusal(key, target, prefixes) for key, target in refused)
+
+
+def resolve_target(target: str, prefixes: list[str], key: str) -> Any:
+    """The object `target` names, imported only if allowed, and refused unless it is
+    defined in an allowed module too (`fabricx.runs.Path` is pathlib's, whatever the path
+    says).
+
+    Raises:
+        ConfigError: outside the allowed modules, or not importable (named, with why).
+    """
+    from fabricx.config.signatures import TargetError, import_target
+
+    if not isinstance(target, str) or not target_allowed(target, prefixes):
+        raise ConfigError(refusal(key, str(target), prefixes))
+    try:
+        obj = import_target(target)
+    except TargetError as err:
+        raise ConfigError(f"{key}._target_={target}: {err}.") from None
+    home = getattr(obj, "__module__", None)
+    if not isinstance(home, str) or not target_allowed(home, prefixes):
         raise ConfigError(
-            f"{key}._target_={target!r} is outside the allowed modules {prefixes}. If you trust "
-            f"it, add its package: extra_target_prefixes=[{target.split('.')[0]}]."
-            for key, target in refused
+            f"{key}._target_={target!r} is {getattr(obj, '__qualname__', type(obj).__name__)}"
+            f" from the module {home}, outside the allowed modules {prefixes}; name it by "
+            f"its own module ({home}.<name>), and allow that module if you trust it."
         )
+    return obj
 
 
 def build(node: dict[str, Any], prefixes: list[str], path: str, **supplied: Any) -> Any:
@@ -71,12 +98,12 @@ def build(node: dict[str, Any], prefixes: list[str], path: str, **supplied: Any)
     Raises:
         ConfigError: a target outside `prefixes`, or one that cannot be imported.
     """
-    from fabricx.config.signatures import TargetError, import_target, signature_of
+    from fabricx.config.signatures import TargetError, signature_of
 
     check_targets(node, prefixes, path)
     target = node["_target_"]
+    obj = resolve_target(target, prefixes, path)
     try:
-        obj = import_target(target)
         sig = signature_of(target, obj)
     except TargetError as err:
         raise ConfigError(f"{path}._target_={target}: {err}.") from None

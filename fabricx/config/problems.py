@@ -53,7 +53,7 @@ def with_source(
     named = [
         line
         for line in overrides
-        if _key_of(line) in keys or re.search(rf"(^|\W){re.escape(_key_of(line))}[=: ]", problem)
+        if _key_of(line) in keys or re.search(_names_key(_key_of(line)), problem)
     ]
     if named:
         source = " and ".join(f"command-line override '{as_typed(line)}'" for line in named)
@@ -61,6 +61,13 @@ def with_source(
     if problem.endswith("."):
         return f"{problem[:-1]} (from {source})."
     return f"{problem} (from {source})"
+
+
+def _names_key(key: str) -> str:
+    """A pattern for a problem that names `key`: the key itself, and for a key override
+    (`model.widths`, not a group choice like `optim`) the items and keys inside it."""
+    inside = r".\[" if "." in key else ""
+    return rf"(^|\W){re.escape(key)}[=: {inside}]"
 
 
 def as_typed(override: str) -> str:

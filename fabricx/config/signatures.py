@@ -21,7 +21,7 @@ import json
 import math
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Union
 
 from fabricx.errors import did_you_mean
@@ -103,13 +103,18 @@ def import_target(path: str) -> Any:
         )
     obj: Any = module
     for i in range(imported, len(parts)):
+        owner = ".".join(parts[:i])
         if not hasattr(obj, parts[i]):
-            owner = ".".join(parts[:i])
             names = [n for n in dir(obj) if not n.startswith("_")]
             raise TargetError(
                 f"{owner} has no attribute {parts[i]!r}.{did_you_mean(parts[i], names)}"
             )
         obj = getattr(obj, parts[i])
+        if isinstance(obj, types.ModuleType):  # `pkg.mod.os`: a module `mod` merely imports
+            raise TargetError(
+                f"{owner}.{parts[i]} is the module {obj.__name__}, which {owner} imports; name"
+                f" a target by the module that defines it ({obj.__name__}.<name>)"
+            )
     return obj
 
 
@@ -366,7 +371,7 @@ def is_finite_data(value: Any) -> bool:
 def returns_class(sig: Signature) -> type | None:
     """The class a target builds: the class itself, or a function's annotated return class."""
     returned = sig.returns
-    return returned if isinstance(returned, type) else None
+    return returned if isinstance(returned, type) and returned is not EMPTY else None
 
 
 def builds_instance_of(sig: Signature, classes: Iterable[type]) -> bool | None:
@@ -379,7 +384,3 @@ def builds_instance_of(sig: Signature, classes: Iterable[type]) -> bool | None:
         return any(issubclass(built, cls) for cls in classes)
     except TypeError:
         return None
-
-
-def callable_name(obj: Callable[..., Any]) -> str:
-    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"

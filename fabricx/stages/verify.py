@@ -27,7 +27,13 @@ from fabricx.export.outputs import flatten, rebuild, structure
 from fabricx.export.parity import check_cases, parity_cases, score, slices, tile
 from fabricx.export.runtimes import OrtRunner
 from fabricx.stages.context import RunContext
-from fabricx.tasks.contract import can_score, eval_copy, example_inputs, has_batches
+from fabricx.tasks.contract import (
+    can_score,
+    eval_copy,
+    example_inputs,
+    has_batches,
+    scored_metric,
+)
 
 
 def run(ctx: RunContext) -> None:
@@ -53,7 +59,7 @@ def run(ctx: RunContext) -> None:
     ctx.use_checkpoint()
     datamodule, task = ctx.datamodule, ctx.task
     batch_sizes = ctx.cfg.export.verify.batch_sizes
-    name = ctx.cfg.metric.name
+    name, mode = scored_metric(task, ctx.cfg.metric)  # what build_metric computes
     eager = eval_copy(task)
     if has_batches(task):
         datamodule.setup("test")
@@ -106,7 +112,7 @@ def run(ctx: RunContext) -> None:
             runtime_metric = test_metric(runner)
             # "Drop" in the metric's own direction: lower is better for a loss or an error.
             change = runtime_metric - eager_metric
-            drop = -change if ctx.cfg.metric.mode == "max" else change
+            drop = -change if mode == "max" else change
             metric_ok = drop <= tolerance.max_metric_drop
             entry.update(
                 metric=runtime_metric,
@@ -118,7 +124,7 @@ def run(ctx: RunContext) -> None:
             if target == "onnx":
                 onnx_metric = runtime_metric
             if not metric_ok:
-                worse = "drops" if ctx.cfg.metric.mode == "max" else "rises"
+                worse = "drops" if mode == "max" else "rises"
                 failures.append(
                     f"{EXPORT_FILES[target]}: test/{name} {worse} from {eager_metric:.4f} (eager)"
                     f" to {runtime_metric:.4f}, more than export.{target}.max_metric_drop="

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from fabricx.build.loggers import wandb_logger_name
 from fabricx.config.check import check_config, trusted_prefixes
 from fabricx.config.schema import SweepRunConfig
 from fabricx.errors import FabricxError
@@ -28,14 +29,14 @@ def sweep_job(cfg: DictConfig) -> None:
     from hydra._internal.utils import get_args_parser
     from hydra.core.hydra_config import HydraConfig
 
-    typed: SweepRunConfig = check_config(cfg, trusted_prefixes(cfg))
+    prefixes = trusted_prefixes(cfg)
+    typed: SweepRunConfig = check_config(cfg, prefixes)
     hydra_cfg = HydraConfig.get()
     sweep_dir = Path(hydra_cfg.runtime.output_dir).resolve()
     config_dir = get_args_parser().parse_args(sys.argv[1:]).config_dir
     flags = ["--config-dir", str(Path(config_dir).resolve())] if config_dir else []
-    plan = make_plan(
-        typed, sweep_dir, [*flags, *trial_base_args(list(hydra_cfg.overrides.task), typed.stages)]
-    )
+    train_args = [*flags, *trial_base_args(list(hydra_cfg.overrides.task), typed.stages)]
+    plan = make_plan(typed, sweep_dir, train_args, wandb_logger_name(typed, prefixes))
     study = studies.load(plan)
     studies.check_resumable(study, plan)  # exit 2 when this command changes the study
     plan.write()
@@ -71,7 +72,9 @@ def sweep_job(cfg: DictConfig) -> None:
         )
 
 
-def make_plan(typed: SweepRunConfig, sweep_dir: Path, train_args: list[str]) -> SweepPlan:
+def make_plan(
+    typed: SweepRunConfig, sweep_dir: Path, train_args: list[str], wandb_logger: str | None
+) -> SweepPlan:
     sweep = typed.sweep
     return SweepPlan(
         study_name=sweep.study_name,
@@ -89,18 +92,5 @@ def make_plan(typed: SweepRunConfig, sweep_dir: Path, train_args: list[str]) -> 
         max_retries=sweep.max_retries,
         train_args=train_args,
         command=["fabricx", "sweep", *sys.argv[1:]],
-        wandb_logger=_wandb_logger_name(typed),
+        wandb_logger=wandb_logger,
     )
-
-
-def _wandb_logger_name(typed: SweepRunConfig) -> str | None:
-    """The name under `logger` of a W&B logger, whose trials W&B groups by study."""
-    from lightning.pytorch.loggers import WandbLogger
-
-    from fabricx.config.signatures import import_target
-
-    for name, node in typed.logger.items():
-        cls = import_target(node["_target_"]) if node else None
-        if isinstance(cls, type) and issubclass(cls, WandbLogger):
-            return name
-    return None

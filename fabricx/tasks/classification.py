@@ -34,7 +34,7 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
         label_smoothing: cross-entropy label smoothing.
     """
 
-    # The task contract (docs/tasks.md): "the metric" and the keys logged every epoch.
+    # The task contract (docs/user-code.md): "the metric" and the keys logged every epoch.
     metric = "acc"
     metric_mode = "max"
     export_output_names = ("logits",)

@@ -1,5 +1,5 @@
 """What fabricx reads from a task: any LightningModule works, and these optional members
-tell fabricx more (docs/tasks.md has the whole contract).
+tell fabricx more (docs/user-code.md has the whole contract).
 
 - `metric: str` and `metric_mode: "max" | "min"`, class attributes: "the metric". The task
   logs it as `val/<metric>` and `test/<metric>`; val picks the best checkpoint, test is the
@@ -41,6 +41,16 @@ def has_batches(task: Any) -> bool:
 def can_score(task: Any) -> bool:
     """Whether verify can recompute the task's metric through a runtime."""
     return has_batches(task) and callable(getattr(task, "build_metric", None))
+
+
+def scored_metric(task: Any, metric: Any) -> tuple[str, str]:
+    """(name, "max" or "min") of what the task's `build_metric` computes: the task's own
+    `metric` and `metric_mode`, whatever the run's `metric` config monitors (say the loss);
+    the run's for a task without them."""
+    name, mode = getattr(task, "metric", None), getattr(task, "metric_mode", None)
+    if isinstance(name, str) and mode in ("max", "min"):
+        return name, mode
+    return metric.name, metric.mode
 
 
 def eval_copy(task: nn.Module, device: str | torch.device = "cpu") -> nn.Module:

@@ -30,7 +30,7 @@ class TokenClassificationTask(EpochMetrics, pl.LightningModule):
         num_classes: number of tags.
     """
 
-    # The task contract (docs/tasks.md): "the metric" and the keys logged every epoch.
+    # The task contract (docs/user-code.md): "the metric" and the keys logged every epoch.
     metric = "f1"
     metric_mode = "max"
     export_output_names = ("logits",)
