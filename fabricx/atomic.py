@@ -2,16 +2,37 @@
 
 A run killed mid-write (OOM, preemption, Ctrl-C) must not leave a truncated checkpoint or a
 half JSON file that the next `fabricx eval` or resume then chokes on.
+
+A SIGKILL mid-write still leaves the temporary file: nothing runs on the way out. Its name
+says who wrote it, `.<name>.<pid>-<host>.<random>.tmp`, so the next command that opens the
+run (a resume, eval, export, bench) can tell a dead writer's file from one still being
+written by a live process, e.g. a training run that `fabricx eval` looks at meanwhile
+(`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import re
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+log = logging.getLogger(__name__)
+
+# `.last.ckpt.4242-1a2b3c4d.k3j_x9z2.tmp`: target, writer's pid and host, mkstemp's random part.
+_TEMPORARY = re.compile(
+    r"^\.(?P<target>.+)\.(?P<pid>\d+)-(?P<host>[0-9a-f]{8})\.[a-z0-9_]{8}\.tmp$"
+)
+# A writer on another host cannot be asked whether it still runs; a write that has not
+# touched its file for this long is not going on.
+STALE_AFTER_S = 3600.0
 
 
 def default_file_mode() -> int:
@@ -19,6 +40,10 @@ def default_file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 @contextmanager
@@ -30,7 +55,8 @@ def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    prefix = f".{path.name}.{os.getpid()}-{_host_tag()}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -41,3 +67,47 @@ def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the temporary files of `atomic_open` writers that are gone, under `run_dir`.
+
+    Only fabricx's own names count (`.<name>.<pid>-<host>.<random>.tmp`); every other file,
+    `.tmp` or not, is the user's and stays. A file is stale when its writer ran on this host
+    and that process has ended, or, from another host, when it is older than STALE_AFTER_S.
+
+    Returns:
+        The files removed (each is also logged).
+    """
+    removed = []
+    here = _host_tag()
+    for directory, _, files in os.walk(run_dir):
+        for name in files:
+            match = _TEMPORARY.match(name)
+            if match is None:
+                continue
+            path = Path(directory) / name
+            if match["host"] == here:
+                stale = not _running(int(match["pid"]))
+            else:
+                try:
+                    stale = time.time() - path.stat().st_mtime > STALE_AFTER_S
+                except OSError:  # renamed or removed meanwhile: its writer finished
+                    continue
+            if stale:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+                log.info("Removed %s: its writer (pid %s) ended mid-write.", path, match["pid"])
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -51,7 +51,8 @@ examples:
 Every verb takes Hydra's flags (--cfg job, --info, -m, --config-dir DIR, --help).
 Exit status: 0 done, 1 a stage failed, 2 a config error (named with its source and a fix),
 3 done but a requested target was skipped (e.g. tensorrt without a GPU), 4 a recipe's
-number was not reproduced, 5 a sweep trial was pruned.
+number was not reproduced, 5 a sweep trial was pruned, 6 a data error (the file and line
+or item named), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 """
 
 
@@ -141,10 +142,15 @@ def _train(rest: list[str]) -> int:
             multirun=args.multirun,
         )
         if _runs_a_job(args):
+            _check_where_it_writes(typed, args.overrides, args.multirun)
             # Before Hydra creates a run directory; build_trainer checks again for API users.
             from fabricx.build.hardware import check_hardware
 
             check_hardware(typed)
+            if not args.multirun:  # bad data files (exit 6), before a run directory exists
+                from fabricx.data.preflight import check_data
+
+                check_data(typed)
             if typed.init_from:  # the weights to start from exist, before any work
                 from fabricx.weights import init_checkpoint
 
@@ -154,6 +160,23 @@ def _train(rest: list[str]) -> int:
 
             rest = [*rest, *hydra_overrides(typed, args.overrides, args.multirun)]
     return run_hydra("train", rest, "fabricx.runner:train_job")
+
+
+def _check_where_it_writes(typed: Any, overrides: list[str], multirun: bool) -> None:
+    """The run (or sweep) directory can be created, and a new run takes no other's place."""
+    from fabricx.config.output_dir import check_output_dir, is_child_rank
+
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = next(
+        (o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith(key + "=")), None
+    )
+    new_run = typed.resume is None and not multirun and not is_child_rank()
+    if given is not None:
+        check_output_dir(key, given.strip("'\""), new_run=new_run)
+    else:  # the default: a new, timestamped directory under runs_dir/experiment
+        check_output_dir(
+            "paths.runs_dir", f"{typed.paths.runs_dir}/{typed.experiment}", new_run=False
+        )
 
 
 def _sweep(rest: list[str]) -> int:
@@ -220,7 +243,12 @@ def _finished_run_verb(config_name: str, rest: list[str], job: str) -> int:
         if _runs_a_job(args):
             from fabricx.finished_run import finished_run_prefixes
 
-            check_run_target(cfg, finished_run_prefixes(cfg.extra_target_prefixes))
+            prefixes = finished_run_prefixes(cfg.extra_target_prefixes, cfg.allow_unsafe_targets)
+            check_run_target(cfg, prefixes)
+            if getattr(cfg, "accelerator", None):  # eval scores where the user says
+                from fabricx.build.hardware import check_accelerator
+
+                check_accelerator(cfg.accelerator, "accelerator")
     return run_hydra(config_name, rest, job)
 
 

@@ -42,6 +42,16 @@ class ConfigError(FabricxError):
         super().__init__("\n".join(self.problems))
 
 
+class DataError(FabricxError):
+    """A data file that cannot be read as its format says (exit status 6).
+
+    The message names the file, the line or item, and what is wrong, so the user can fix or
+    replace that file; a config error (2) is about the command, this is about the data.
+    """
+
+    exit_code = 6
+
+
 class StageError(FabricxError):
     """A stage ran and its check failed (parity, metric drop); every file it wrote is kept."""
 
@@ -97,6 +107,8 @@ def report(err: FabricxError) -> None:
         kind = "skipped"
     elif isinstance(err, TrialPruned):
         kind = "pruned"
+    elif isinstance(err, DataError):
+        kind = "data error"
     problems = getattr(err, "problems", None) or [str(err)]
     if len(problems) == 1:
         print(f"fabricx: {kind}: {problems[0]}", file=sys.stderr)

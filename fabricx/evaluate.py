@@ -1,6 +1,7 @@
 """`fabricx eval run=<dir>`: re-score a finished run with its own saved config and checkpoint.
 
-Results go to <run>/eval/<timestamp>/ and never touch the run's own files.
+Results go to <run>/eval/<timestamp>/ and never touch the run's own files (the temporary
+files of a writer killed mid-write aside: fabricx.atomic.remove_stale_temporaries).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from fabricx.atomic import remove_stale_temporaries
 from fabricx.config.schema import EvalConfig
 from fabricx.config.typed import to_typed
 from fabricx.finished_run import open_run
@@ -23,6 +25,7 @@ def eval_job(cfg: DictConfig) -> None:
     route_lightning_logs()
     eval_cfg: EvalConfig = to_typed(cfg)
     run_dir = Path(eval_cfg.run).resolve()
+    remove_stale_temporaries(run_dir)  # left by a writer killed mid-write
     ctx = open_run(
         run_dir,
         Path(HydraConfig.get().runtime.output_dir).resolve(),

@@ -22,14 +22,19 @@ from fabricx.config.schema import DEFAULT_TARGET_PREFIXES, StrategyConfig, Train
 from fabricx.stages.context import RunContext
 
 
-def finished_run_prefixes(extra_target_prefixes: list[str] | None = None) -> list[str]:
+def finished_run_prefixes(
+    extra_target_prefixes: list[str] | None = None, allow_unsafe_targets: list[str] | None = None
+) -> list[str]:
     """What a verb on a finished run trusts: fabricx's defaults, the command's
-    `extra_target_prefixes` and the working directory's project; never the run's own list."""
+    `extra_target_prefixes` and `allow_unsafe_targets`, and the working directory's project;
+    never the run's own lists."""
     from fabricx.config.project import active_project
+    from fabricx.config.trust import TrustedModules
 
     project = active_project()
     own = list(project.target_prefixes) if project is not None else []
-    return list(dict.fromkeys([*DEFAULT_TARGET_PREFIXES, *(extra_target_prefixes or []), *own]))
+    modules = [*DEFAULT_TARGET_PREFIXES, *(extra_target_prefixes or []), *own]
+    return TrustedModules(modules, allow_unsafe_targets or ())
 
 
 def open_run(

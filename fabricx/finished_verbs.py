@@ -2,17 +2,22 @@
 
 Both use the run's own config and checkpoint (fabricx.finished_run), write into the run
 directory, and rewrite its metrics.json keeping the training run's metrics and stages while
-replacing their own earlier results. When the run logged to W&B, each command opens a W&B
-run of its own (job type export or bench, grouped under the run) for its files and tables.
+replacing their own earlier results. The run's own status stays what training made it; each
+command's outcome (ok, failed, interrupted) goes under "verbs" in the same record. When the
+run logged to W&B, each command opens a W&B run of its own (job type export or bench,
+grouped under the run) for its files and tables.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
+from fabricx.atomic import remove_stale_temporaries
 from fabricx.build.loggers import build_wandb_logger
 from fabricx.config.instantiate import resolve_target
 from fabricx.config.saved import load_saved_config
@@ -65,6 +70,7 @@ def _open(
     job: str,
     replaces: tuple[str, ...],
 ) -> RunContext:
+    remove_stale_temporaries(run_dir)  # left by a writer killed mid-write
     ctx = open_run(
         run_dir,
         run_dir,
@@ -74,11 +80,21 @@ def _open(
         saved=saved,
     )
     merge_previous_record(ctx, replaces=replaces)
+    ctx.verb, ctx.run_record = job, _read_record(run_dir / "metrics.json")
     prefixes = finished_run_prefixes(cfg.extra_target_prefixes)
     logger = build_wandb_logger(saved, run_dir, prefixes, job_type=job)
     if logger is not None:  # the run logged to W&B: this command gets a W&B run of its own
         ctx.trainer.loggers = [logger]
     return ctx
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """The run's metrics.json; {} when it has none (killed) or it cannot be read."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _remove_other_targets(ctx: RunContext) -> None:

@@ -2,7 +2,8 @@
 
 Hydra reads sys.argv itself, so it is swapped for the verb's arguments while Hydra runs. Job
 errors that fabricx explains are reported cleanly and turned into the exit status; a multirun
-goes on with its next job.
+goes on with its next job. SIGTERM and SIGINT end the whole command, multirun or not, with
+status 143 or 130 (fabricx.preemption).
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ import sys
 from typing import Any
 
 from fabricx.errors import FabricxError, report
-from fabricx.preemption import DEFAULT_SIGNAL, SIGNAL_ENV, Preempted, requeue_and_exit
+from fabricx.preemption import (
+    DEFAULT_SIGNAL,
+    SIGNAL_ENV,
+    Interrupted,
+    Preempted,
+    as_interrupted,
+    requeue_and_exit,
+    stop_on_signals,
+)
 
 # The verb this process runs; DDP child ranks are started with the same (fabricx.ranks).
 VERB_ENV = "FABRICX_VERB"
@@ -30,27 +39,36 @@ def run_hydra(config_name: str, rest: list[str], job: str) -> int:
     """
     import hydra
 
+    from fabricx import ranks
     from fabricx.config.compose import register
     from fabricx.config.paths import conf_dir, searchpath_override
 
     register()
 
     def task_function(cfg: Any) -> None:
-        from fabricx import ranks
-
         module, name = job.split(":")
         environment = dict(os.environ)
         try:
             ranks.use_job_command_for_child_ranks()
-            getattr(importlib.import_module(module), name)(cfg)
+            ranks.announce_run_dir(config_name)  # torchrun's rank 0: the others' directory
+            with stop_on_signals():
+                getattr(importlib.import_module(module), name)(cfg)
         except Preempted as err:  # checkpoint saved: requeue on SLURM, end this process
             from lightning.pytorch.utilities import rank_zero_only
 
             report(err)
             ranks.end_process_group()
             requeue_and_exit(err, rank_zero_only.rank)
-        except FabricxError as err:  # reported cleanly; a multirun goes on with the next job
-            report(err)
+        except BaseException as err:
+            stop = as_interrupted(err)
+            if stop is not None:  # SIGTERM or SIGINT: the command ends, multirun or not
+                print(f"fabricx: {stop.status}: {stop}", file=sys.stderr)
+                if stop is err:
+                    raise
+                raise stop from err  # the signal's exception, turned into another
+            if not isinstance(err, FabricxError):
+                raise
+            report(err)  # reported cleanly; a multirun goes on with the next job
             _job_exit_codes.append(err.exit_code)
         finally:
             # Each job of a multirun starts as the first did: no process group, and none of
@@ -69,11 +87,14 @@ def run_hydra(config_name: str, rest: list[str], job: str) -> int:
     # The project's conf/ ([tool.fabricx] config-dir) beside fabricx's; --config-dir Hydra
     # adds itself. A search path the user sets wins (and then names the project's if needed).
     own_searchpath = any(a.startswith("hydra.searchpath=") for a in rest)
+    rest = [*rest, *ranks.rank_zero_run_dir(config_name, rest)]  # torchrun's other ranks
     sys.argv = [saved_argv[0], *rest, *([] if own_searchpath else searchpath_override(None))]
     os.environ[VERB_ENV] = config_name
     _job_exit_codes.clear()
     try:
         main()
+    except Interrupted as err:  # reported by the job; no traceback
+        return err.exit_code
     finally:
         sys.argv = saved_argv
     return max(_job_exit_codes, default=0)

@@ -15,7 +15,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from fabricx import resume, runs, tracking
+from fabricx import atomic, resume, runs, tracking
 from fabricx.build.components import build_datamodule, build_model, build_task
 from fabricx.build.trainer import build_trainer
 from fabricx.config.check import check_config, trusted_prefixes
@@ -24,7 +24,7 @@ from fabricx.config.typed import plain
 from fabricx.errors import TargetsSkipped, TrialPruned
 from fabricx.hydra_main import job_arguments
 from fabricx.logs import route_lightning_logs
-from fabricx.preemption import Preempted, requeued
+from fabricx.preemption import Preempted, as_interrupted, requeued
 from fabricx.stages import bench, export, fit, summary, test, verify
 from fabricx.stages.context import RunContext
 from fabricx.weights import init_weights
@@ -94,11 +94,13 @@ def run_stages(ctx: RunContext, stages: list[str]) -> None:
     """Run `stages` in order; whatever happens, write the record and close W&B."""
     status = "failed"
     rank_zero = ctx.trainer is None or ctx.trainer.is_global_zero
+    current = None
     try:
         for name in stages:
             if name in RANK_ZERO_STAGES and not rank_zero:
                 continue
             if name in STAGE_RUNNERS:
+                current = name
                 ctx.stages[name] = "failed"  # until it returns
                 STAGE_RUNNERS[name](ctx)
                 ctx.stages[name] = "ok"
@@ -110,8 +112,18 @@ def run_stages(ctx: RunContext, stages: list[str]) -> None:
         status = "pruned"  # a sweep's pruner stopped it: the study records it as pruned
         raise
     except BaseException as err:
-        ctx.error = f"{type(err).__name__}: {err}"  # metrics.json says why, not only where
-        raise
+        stop = as_interrupted(err)
+        if stop is None:
+            ctx.error = f"{type(err).__name__}: {err}"  # metrics.json says why, not only where
+            raise
+        # SIGTERM or SIGINT: "terminated" or "interrupted", where, and the checkpoint saved.
+        status = stop.status
+        ctx.interrupted = stop.record(current)
+        if current is not None:
+            ctx.stages[current] = "interrupted"
+        if stop is err:
+            raise
+        raise stop from err  # the signal's exception, turned into another on its way
     finally:
         if rank_zero:
             _write_record(ctx, status)
@@ -168,6 +180,8 @@ def start(
     digest = hashlib.sha256(json.dumps(plain(typed), sort_keys=True).encode()).hexdigest()
     log.info("rank %d runs config sha256 %s", rank_zero_only.rank, digest[:16])
     continuing = typed.resume is not None or requeued()
+    if rank_zero_only.rank == 0:  # what a killed writer left: no other rank writes files
+        atomic.remove_stale_temporaries(run_dir)
     if continuing and resume.finished(run_dir):
         if not resume.trains_longer(run_dir, plain(typed)):
             log.info("resume=%s: %s already finished; nothing to do.", typed.resume, run_dir)

@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,38 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> CliResult:
     result = run_cli("train", cwd=cwd)
     assert result.returncode == 0, result.output
     return result
+
+
+@pytest.fixture
+def fabricx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Any:
+    """`fabricx(*argv)` in-process in a fresh working directory, stopped where Hydra would
+    start a job (tests/catalogue.py); for the catalogue's config and CLI cases."""
+
+    from catalogue import Outcome, fabricx_in_process
+
+    def run(*argv: str, cwd: Path | None = None) -> Outcome:
+        return fabricx_in_process(list(argv), cwd or tmp_path, monkeypatch, capsys)
+
+    return run
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The catalogue of bad inputs and faults (tests/test_catalogue_*.py), held / total by
+    family, whenever its cases ran: the number issue 16 asks to keep."""
+    counts: dict[str, list[int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            path = getattr(report, "nodeid", "").split("::", 1)[0]
+            name = Path(path).stem
+            if not name.startswith("test_catalogue_") or report.when not in ("call", "setup"):
+                continue
+            if report.when == "setup" and outcome == "passed":
+                continue  # counted at its call
+            held_total = counts.setdefault(name.removeprefix("test_catalogue_"), [0, 0])
+            held_total[0] += outcome == "passed"
+            held_total[1] += 1
+    if counts:
+        rows = ", ".join(f"{family} {held}/{total}" for family, (held, total) in counts.items())
+        held = sum(h for h, _ in counts.values())
+        total = sum(t for _, t in counts.values())
+        terminalreporter.write_line(f"catalogue (held/total): {rows}; all {held}/{total}")

@@ -13,7 +13,7 @@ from conll_files import write_conll
 
 from fabricx.data.conll2003 import IGNORE
 from fabricx.data.conll_words import PAD, UNK, Conll2003WordsDataModule, build_vocab, normalize_word
-from fabricx.errors import ConfigError, FabricxError
+from fabricx.errors import DataError, FabricxError
 from fabricx.export.onnx import export_onnx
 from fabricx.export.parity import check_cases
 from fabricx.export.runtimes import OrtRunner
@@ -84,11 +84,11 @@ def test_a_checkpoint_vocabulary_larger_than_the_config_is_refused(
         small.load_state_dict(datamodule.state_dict())
 
 
-def test_a_tag_outside_the_labels_is_a_config_error(tmp_path: Path):
+def test_a_tag_outside_the_labels_is_a_data_error(tmp_path: Path):
     folder = write_conll(tmp_path / "conll")
     text = (folder / "valid.txt").read_text().replace("B-LOC", "B-GPE", 1)
     (folder / "valid.txt").write_text(text)
-    with pytest.raises(ConfigError, match=r"valid.txt: tags \['B-GPE'\]"):
+    with pytest.raises(DataError, match=r"valid.txt:\d+: tag 'B-GPE'"):
         Conll2003WordsDataModule(str(folder)).setup("fit")
 
 

@@ -325,7 +325,8 @@ def test_ddp_two_cpu_ranks_share_one_run_directory(tmp_path: Path):
     ("args", "message"),
     [
         (["precision=16-mixed"], "precision=16-mixed needs a CUDA GPU"),
-        (["model._target_=os.system"], "outside the allowed modules"),
+        (["model._target_=os.system"], "model._target_=os.system is refused"),
+        (["model._target_=collections.OrderedDict"], "outside the allowed modules"),
         (["optim.lrr=0.1", "trainer.max_epochs=x"], "Did you mean: lr"),
     ],
 )

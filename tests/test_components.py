@@ -269,6 +269,7 @@ def test_callbacks_group_builds_what_it_names(tmp_path: Path) -> None:
 
     from fabricx.build.callbacks import build_callbacks
     from fabricx.build.lr_logging import StepLearningRateMonitor
+    from fabricx.build.preemption import SignalCheckpoint
     from fabricx.build.progress import ThrottledRichProgressBar, ThrottledTQDMProgressBar
     from fabricx.build.resume_callbacks import LastCheckpoint, LoaderPosition, RngStates
     from fabricx.build.timing import FitTimer
@@ -280,7 +281,8 @@ def test_callbacks_group_builds_what_it_names(tmp_path: Path) -> None:
 
     resume = {RngStates, LoaderPosition, FitTimer}  # always: exact resumes, fit/* timings
     assert kinds([]) == {
-        ModelCheckpoint, LastCheckpoint, ThrottledRichProgressBar, StepLearningRateMonitor, *resume
+        ModelCheckpoint, LastCheckpoint, SignalCheckpoint, ThrottledRichProgressBar,
+        StepLearningRateMonitor, *resume,
     }  # fmt: skip
     assert LastCheckpoint not in kinds(["callbacks.checkpoint.save_last=false"])
     assert EarlyStopping in kinds(["callbacks.early_stopping.enabled=true"])

@@ -345,7 +345,11 @@ PROBLEMS = [
     pytest.param(
         ["+foo=1"],
         r"foo is not a key of TrainConfig",
-        ["command-line override '+foo=1'", "Remove it", "Its keys: allowed_target_prefixes"],
+        [
+            "command-line override '+foo=1'",
+            "Remove it",
+            "Its keys: allow_unsafe_targets, allowed_target_prefixes",
+        ],
         id="added-key-not-in-schema",
     ),
     pytest.param(

@@ -10,7 +10,7 @@ from conll_files import VOCAB, write_conll
 
 from fabricx.data.conll import entity_counts, read_conll, to_iob2
 from fabricx.data.conll2003 import Conll2003DataModule, load_tokenizer
-from fabricx.errors import ConfigError, FabricxError
+from fabricx.errors import DataError
 
 
 def test_two_and_four_columns_iob1_and_docstart(tmp_path: Path):
@@ -49,12 +49,12 @@ def test_iob1_to_iob2_starts_a_new_entity_on_a_type_change():
 def test_corrupt_files_name_the_file_and_line(tmp_path: Path, content: str, message: str):
     path = tmp_path / "bad.txt"
     path.write_text(content)
-    with pytest.raises(FabricxError, match=message):
+    with pytest.raises(DataError, match=message):
         read_conll(path)
 
 
 def test_missing_file_says_which(tmp_path: Path):
-    with pytest.raises(FabricxError, match=r"train\.txt: no such file"):
+    with pytest.raises(DataError, match=r"train\.txt: no such file"):
         read_conll(tmp_path / "train.txt")
 
 
@@ -94,11 +94,13 @@ def test_first_subtoken_carries_the_label_and_batches_pad_to_their_longest(tmp_p
     assert not (batch["input_ids"] == data.tokenizer.unk_token_id).any()
 
 
-def test_unknown_tag_is_a_config_error(tmp_path: Path):
+def test_unknown_tag_is_a_data_error_naming_the_line(tmp_path: Path):
     folder = write_conll(tmp_path / "data")
-    (folder / "valid.txt").write_text("EU B-GPE\n")
+    (folder / "valid.txt").write_text("EU B-ORG\nsays O\n\nParis B-GPE\n")
     data = Conll2003DataModule(str(folder), str(folder / "vocab.txt"))
-    with pytest.raises(ConfigError, match=r"tags \['B-GPE'\] are not in data.labels"):
+    with pytest.raises(DataError, match=r"valid.txt:4: tag 'B-GPE' .* not in data.labels"):
+        data.check_data()  # before a run: no tokenizer needed
+    with pytest.raises(DataError, match=r"valid.txt:4: tag 'B-GPE'"):
         data.setup()
 
 

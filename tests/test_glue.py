@@ -18,7 +18,7 @@ from conftest import read_json, run_cli
 from fabricx.data import glue
 from fabricx.data.download import extract_zip, fetch
 from fabricx.data.glue import GlueSst2DataModule, read_sst2_tsv
-from fabricx.errors import ConfigError, FabricxError
+from fabricx.errors import ConfigError, DataError, FabricxError
 
 POSITIVE = ["good", "great", "fun"]
 NEGATIVE = ["bad", "awful", "dull"]
@@ -83,7 +83,7 @@ def test_reader_keeps_quotes_and_reads_every_row(tmp_path: Path):
 def test_corrupt_files_name_the_file_line_and_fix(tmp_path: Path, content: str, message: str):
     path = tmp_path / "bad.tsv"
     path.write_text(content)
-    with pytest.raises(FabricxError, match=message) as err:
+    with pytest.raises(DataError, match=message) as err:
         read_sst2_tsv(path)
     assert any(fix in str(err.value) for fix in ("download it again", "fix", "data.path"))
 
@@ -91,12 +91,12 @@ def test_corrupt_files_name_the_file_line_and_fix(tmp_path: Path, content: str, 
 def test_reader_refuses_bytes_that_are_not_utf8(tmp_path: Path):
     path = tmp_path / "bad.tsv"
     path.write_bytes(b"sentence\tlabel\nok\t1\n\xff\xfe broken\t0\n")
-    with pytest.raises(FabricxError, match=r"bad\.tsv: line \d+: cannot read it as UTF-8"):
+    with pytest.raises(DataError, match=r"bad\.tsv: line \d+: cannot read it as UTF-8"):
         read_sst2_tsv(path)
 
 
 def test_missing_file_names_it_and_says_how_to_get_it(tmp_path: Path):
-    with pytest.raises(FabricxError, match=r"train\.tsv: no such file.*data\.download=true"):
+    with pytest.raises(DataError, match=r"train\.tsv: no such file.*data\.download=true"):
         read_sst2_tsv(tmp_path / "train.tsv")
 
 
@@ -176,7 +176,7 @@ def test_bad_settings_are_config_errors(tmp_path: Path):
 def test_a_missing_dev_file_names_it(tmp_path: Path):
     folder = write_sst2(tmp_path / "sst2")
     (folder / "dev.tsv").unlink()
-    with pytest.raises(FabricxError, match=r"dev\.tsv: no such file"):
+    with pytest.raises(DataError, match=r"dev\.tsv: no such file"):
         _datamodule(folder)
 
 
@@ -198,10 +198,10 @@ def test_fetch_checks_an_md5_instead_of_a_sha256(tmp_path: Path):
     assert fetch(source.as_uri(), dest, md5=md5.upper()) == dest
     assert dest.read_bytes() == source.read_bytes()
     assert fetch(source.as_uri(), dest, md5=md5) == dest  # present and verified: kept
-    with pytest.raises(FabricxError, match=rf"SST-2.zip: md5 is {md5}, expected {'0' * 32}"):
+    with pytest.raises(DataError, match=rf"SST-2.zip: md5 is {md5}, expected {'0' * 32}"):
         fetch(source.as_uri(), dest, md5="0" * 32)
     other = tmp_path / "out" / "other.zip"
-    with pytest.raises(FabricxError, match=rf"has md5 {md5}, expected {'0' * 32}; nothing"):
+    with pytest.raises(DataError, match=rf"has md5 {md5}, expected {'0' * 32}; nothing"):
         fetch(source.as_uri(), other, md5="0" * 32)
     assert not other.exists()
     with pytest.raises(FabricxError, match="exactly one checksum"):
@@ -231,14 +231,14 @@ def test_extract_zip_refuses_members_outside_the_folder(tmp_path: Path):
         with zipfile.ZipFile(archive, "w") as zf:
             zf.writestr("SST-2/dev.tsv", "sentence\tlabel\n")
             zf.writestr(name, "hi")
-        with pytest.raises(FabricxError, match=rf"member '{name}' lies outside"):
+        with pytest.raises(DataError, match=rf"member '{name}' lies outside"):
             extract_zip(archive, tmp_path / "out")
         assert not (tmp_path / "escaped.txt").exists()
         assert not (tmp_path / "out" / "SST-2").exists()  # refused before anything is written
     truncated = tmp_path / "cut.zip"
     whole = _zip_folder(write_sst2(tmp_path / "src"), tmp_path / "whole.zip").read_bytes()
     truncated.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(FabricxError, match=r"cut\.zip: cannot unpack .*download it again"):
+    with pytest.raises(DataError, match=r"cut\.zip: cannot unpack .*download it again"):
         extract_zip(truncated, tmp_path / "out")
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from fabricx.config.instantiate import build, check_targets, resolve_target, target_allowed
 from fabricx.config.schema import DEFAULT_TARGET_PREFIXES
+from fabricx.config.trust import TrustedModules
 from fabricx.errors import ConfigError, check_choice, did_you_mean
 
 # --- target_allowed ---------------------------------------------------------------------------
@@ -127,8 +128,12 @@ def test_build_refuses_before_anything_runs(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"model\.problems\[0\]\._target_='os\.makedirs'"):
         build(outer, ["fabricx"], "model")
     assert not marker.exists()
-    # Control: the same node, once its module is allowed, does run.
-    build(node, ["fabricx", "os"], "model")
+    # Allowing os is not enough: os.makedirs changes files, so it needs the explicit opt-in.
+    with pytest.raises(ConfigError, match=r"allow_unsafe_targets=\[os\]"):
+        build(node, ["fabricx", "os"], "model")
+    assert not marker.exists()
+    # Control: the same node, allowed and opted in, does run.
+    build(node, TrustedModules(["fabricx", "os"], unsafe_ok=["os.makedirs"]), "model")
     assert marker.is_dir()
 
 
@@ -170,9 +175,8 @@ def test_build_gives_each_argument_as_its_type_hint_reads() -> None:
 
 def test_build_passes_kwargs_unchanged_without_recursing() -> None:
     payload = {"_target_": "os.system", "command": "echo hi", "nested": [{"_target_": "x.y"}]}
-    built = build({"_target_": "builtins.dict", "a": 1}, ["builtins"], "d", b=payload)
-    assert built == {"a": 1, "b": payload}
-    assert type(built["b"]) is dict
+    built = build({"_target_": "collections.OrderedDict", "a": 1}, ["collections"], "d", b=payload)
+    assert type(built["b"]) is dict and dict(built) == {"a": 1, "b": payload}
     assert built["b"] is payload  # passed at call time: neither copied, converted nor built
 
 
@@ -196,6 +200,47 @@ def test_build_extra_prefix_allows_a_user_target() -> None:
 
 
 # --- did_you_mean and check_choice ------------------------------------------------------------
+
+
+def test_build_refuses_a_pickle_loader_inside_the_allowed_modules(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    node = {"_target_": "torch.load", "f": str(tmp_path / "x.pkl"), "weights_only": False}
+    with pytest.raises(ConfigError, match=r"allow_unsafe_targets=\[torch.load\]"):
+        build(node, TrustedModules(DEFAULT_TARGET_PREFIXES), "model")
+    assert not marker.exists()
+
+
+def test_build_allows_a_weights_only_load(tmp_path: Path) -> None:
+    import torch
+
+    torch.save({"w": torch.ones(2)}, tmp_path / "w.pt")
+    node = {"_target_": "torch.load", "f": str(tmp_path / "w.pt"), "weights_only": True}
+    assert build(node, TrustedModules(DEFAULT_TARGET_PREFIXES), "x")["w"].sum() == 2
+
+
+def test_build_with_the_command_lines_opt_in(tmp_path: Path) -> None:
+    import torch
+
+    torch.save({"w": 1}, tmp_path / "w.pt")
+    node = {"_target_": "torch.load", "f": str(tmp_path / "w.pt"), "weights_only": False}
+    allowed = TrustedModules(DEFAULT_TARGET_PREFIXES, unsafe_ok=["torch.load"])
+    assert build(node, allowed, "x") == {"w": 1}
+
+
+def test_build_refuses_an_unsafe_argument_on_a_safe_callable() -> None:
+    node = {"_target_": "torch.nn.Identity", "trust_remote_code": True}
+    with pytest.raises(ConfigError, match="trust_remote_code"):
+        build(node, TrustedModules(DEFAULT_TARGET_PREFIXES), "model")
+
+
+def test_build_keeps_nodes_inside_a_data_mapping_as_data() -> None:
+    """A parameter typed dict[str, Any] gets what it holds as data, nodes included; one
+    typed nn.Module gets a built object."""
+    inner = {"_target_": "torch.nn.Identity"}
+    node = {"_target_": "targets.Recorder", "options": {"inner": inner}, "layer": inner}
+    built = build(node, ["targets", "torch"], "x")
+    assert built.options == {"inner": inner}
+    assert type(built.layer).__name__ == "Identity"
 
 
 @pytest.mark.parametrize(

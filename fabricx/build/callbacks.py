@@ -7,12 +7,12 @@ from pathlib import Path
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from fabricx.build.lr_logging import StepLearningRateMonitor
-from fabricx.build.preemption import PreemptionCheckpoint
+from fabricx.build.preemption import SignalCheckpoint
 from fabricx.build.progress import ThrottledRichProgressBar, ThrottledTQDMProgressBar
 from fabricx.build.resume_callbacks import LastCheckpoint, LoaderPosition, RngStates
 from fabricx.build.timing import FitTimer
 from fabricx.config.schema import CallbacksConfig
-from fabricx.preemption import under_slurm
+from fabricx.preemption import preemption_signal, under_slurm
 
 
 def build_callbacks(cfg: CallbacksConfig, run_dir: Path, has_logger: bool) -> list[Callback]:
@@ -36,11 +36,10 @@ def build_callbacks(cfg: CallbacksConfig, run_dir: Path, has_logger: bool) -> li
         if cfg.checkpoint.save_last:
             every_n = cfg.checkpoint.every_n_train_steps
             last = LastCheckpoint(run_dir / "checkpoints", every_n)
-            callbacks.append(last)
-            if under_slurm():  # SLURM may preempt: checkpoint on its signal, then requeue
-                callbacks.append(
-                    PreemptionCheckpoint(lambda t: t.save_checkpoint(last.path, weights_only=False))
-                )
+            # SIGTERM and SIGINT stop fit at a step end with last.ckpt saved (without one to
+            # save, at once); on SLURM's preemption signal the job saves it and requeues.
+            preemption = preemption_signal() if under_slurm() else None
+            callbacks += [last, SignalCheckpoint(last.path, preemption)]
     if cfg.early_stopping.enabled:
         callbacks.append(
             EarlyStopping(

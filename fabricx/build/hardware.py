@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from fabricx.config.schema import TrainConfig
-from fabricx.errors import ConfigError
+from fabricx.errors import ConfigError, did_you_mean
 
 # Stages that run after fit on the in-memory model, which FSDP leaves sharded and wrapped.
 _UNSHARDED_STAGES = ("test", "export", "verify", "bench")
@@ -33,7 +33,7 @@ def check_hardware(cfg: TrainConfig) -> None:
     trainer = cfg.trainer
     accelerator = trainer.get("accelerator", "auto")
     if isinstance(accelerator, str):
-        _check_accelerator_available(accelerator)
+        check_accelerator(accelerator)
     on_cpu = accelerator == "cpu" or (accelerator == "auto" and not has_cuda)
     on_cuda = has_cuda and accelerator in ("auto", "gpu", "cuda")
     where = f"trainer.accelerator={accelerator}" if has_cuda else "no CUDA GPU is visible here"
@@ -60,14 +60,26 @@ def check_hardware(cfg: TrainConfig) -> None:
         _check_fsdp_run(cfg)
 
 
-def _check_accelerator_available(name: str) -> None:
-    """Every accelerator Lightning knows by name: refused where it cannot run here."""
+def check_accelerator(name: str, key: str = "trainer.accelerator") -> None:
+    """Every accelerator Lightning knows by name: refused where it cannot run here.
+
+    Args:
+        key: the config key that names it, for the message (`accelerator` for eval).
+    """
     from lightning.pytorch.accelerators import AcceleratorRegistry
 
     known = {"gpu": "cuda", **{n: n for n in AcceleratorRegistry.available_accelerators()}}
+    if name == "auto":
+        return
     registered = known.get(name)
     if registered is None:
-        return  # unknown names are refused by the config check, with the known ones
+        if key == "trainer.accelerator":
+            return  # refused by the config check, with the known ones
+        names = ["auto", *sorted(known)]
+        raise ConfigError(
+            f"{key}={name!r} is not an accelerator Lightning knows ({', '.join(names)})."
+            f"{did_you_mean(name, names)}"
+        )
     if name == "gpu":
         import torch
 
@@ -81,8 +93,8 @@ def _check_accelerator_available(name: str) -> None:
     if not available:
         what = _MISSING.get(registered, f"a {registered} device")
         raise ConfigError(
-            f"trainer.accelerator={name}: {what} is not available on this machine; use "
-            "trainer.accelerator=cpu (or auto, which picks what is here)."
+            f"{key}={name}: {what} is not available on this machine; use "
+            f"{key}=cpu (or auto, which picks what is here)."
         )
 
 

@@ -197,7 +197,7 @@ def build_extra_callbacks(extra: dict[str, Any], prefixes: list[str]) -> list[Ca
 
 def _cluster_environment() -> list[Any]:
     """Under SLURM, Lightning's SLURM environment without its own requeue: Lightning's saves
-    the checkpoint inside the signal handler; fabricx's (PreemptionCheckpoint) waits for the
+    the checkpoint inside the signal handler; fabricx's (SignalCheckpoint) waits for the
     step to end."""
     from lightning.fabric.plugins.environments import SLURMEnvironment
 

@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from fabricx.config.components import TaskFacts, check_components
 from fabricx.config.defaults import fill_defaults
+from fabricx.config.interpolations import set_aside_unresolvable
 from fabricx.config.typed import to_typed
 from fabricx.errors import ConfigError, Problem, did_you_mean
 
@@ -32,12 +33,13 @@ def trusted_prefixes(cfg: DictConfig) -> list[str]:
     (the command line and the user's config files set them), and the project's
     `[tool.fabricx] target-prefixes`."""
     from fabricx.config.project import active_project
+    from fabricx.config.trust import TrustedModules
 
     prefixes = [*cfg.get("allowed_target_prefixes", []), *cfg.get("extra_target_prefixes", [])]
     project = active_project()
     if project is not None:
         prefixes += project.target_prefixes
-    return list(dict.fromkeys(prefixes))
+    return TrustedModules(prefixes, cfg.get("allow_unsafe_targets") or ())
 
 
 def check_config(cfg: DictConfig, prefixes: Iterable[str]) -> Any:
@@ -47,14 +49,16 @@ def check_config(cfg: DictConfig, prefixes: Iterable[str]) -> Any:
         cfg: the composed config, without Hydra's own node; the run's metric is filled into
             it when it comes from the task's class.
         prefixes: the modules a `_target_` may name (trusted by the caller: the command
-            line, the user's project; never read back from a run directory).
+            line, the user's project; never read back from a run directory), with the
+            command line's opt-ins to unsafe callables (fabricx.config.trust).
 
     Raises:
         ConfigError: every problem found, one line each.
     """
-    prefixes = list(prefixes)
     fill_defaults(cfg, prefixes)
-    problems, facts = check_components(cfg, prefixes)
+    problems: list[str] = set_aside_unresolvable(cfg)
+    found, facts = check_components(cfg, prefixes)
+    problems += found
     problems += _fill_metric(cfg, facts)
     typed = None
     try:
@@ -194,6 +198,12 @@ def _trainer_rules(trainer: dict[str, Any]) -> list[str]:
         problems.append(f"trainer.fast_dev_run={fast_dev_run} must be >= 0 (or true/false).")
     if "devices" in trainer:
         problems += _devices_problems(trainer["devices"])
+    interval = trainer.get("val_check_interval")
+    if isinstance(interval, float) and not 0 < interval <= 1:
+        problems.append(
+            f"trainer.val_check_interval={interval}: a float is a fraction of an epoch, in "
+            "(0, 1]; give an int for a number of batches (e.g. 50)."
+        )
     accelerator = trainer.get("accelerator", "auto")
     if isinstance(accelerator, str):
         known = _accelerators()

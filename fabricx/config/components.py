@@ -49,6 +49,7 @@ from fabricx.config.signatures import (
     Signature,
     TargetError,
     builds_instance_of,
+    builds_items,
     check_value,
     import_target,
     is_data_type,
@@ -58,6 +59,7 @@ from fabricx.config.signatures import (
     signature_of,
     type_name,
 )
+from fabricx.config.trust import opt_ins, unsafe_problems
 from fabricx.errors import ConfigError, Problem, did_you_mean
 
 
@@ -75,7 +77,7 @@ class Checker:
     """Collects the problems of one config's components; `prefixes` are the trusted modules."""
 
     def __init__(self, prefixes: Iterable[str]) -> None:
-        self.prefixes = list(prefixes)
+        self.prefixes = prefixes if isinstance(prefixes, list) else list(prefixes)
         self.problems: list[str] = []
         self._imported: dict[str, Any] = {}
 
@@ -91,6 +93,11 @@ class Checker:
             )
             return None
         if (key, target) not in self._imported:
+            unsafe = unsafe_problems(node, None, key, opt_ins(self.prefixes))
+            if unsafe:  # by the name typed, before its module is imported
+                self.problems += unsafe
+                self._imported[key, target] = None
+                return None
             try:
                 self._imported[key, target] = resolve_target(target, self.prefixes, key)
             except ConfigError as err:
@@ -118,6 +125,10 @@ class Checker:
         before = len(self.problems)
         obj = self.target(node, key)
         if obj is None:
+            return None
+        unsafe = unsafe_problems(node, obj, key, opt_ins(self.prefixes))
+        if unsafe:
+            self.problems += unsafe
             return None
         target = node["_target_"]
         try:
@@ -241,6 +252,14 @@ class Checker:
     def _nested(self, value: Any, key: str, annotation: Any) -> None:
         """Nested nodes inside lists or mappings: each checked against the item's type."""
         items = item_types(annotation)
+        item = items[1] if isinstance(value, dict) else items[0]
+        if not is_node(value) and not builds_items(annotation, item):
+            self.problems.append(
+                f"{key}: holds a _target_ node that would not be built: the parameter takes "
+                f"{type_name(annotation)} (data). Remove _target_, or type the parameter with "
+                "the class it holds (e.g. dict[str, MyClass])."
+            )
+            return
         if isinstance(value, dict) and not is_node(value):
             for k, v in value.items():
                 self.value(v, f"{key}.{k}", items[1])

@@ -205,6 +205,22 @@ def _element_as_str(value: Any) -> str:
     return Override._get_value_element_as_str(value)
 
 
+def _opt_ins_from_the_command_line(cfg: DictConfig, overrides: list[str]) -> None:
+    """Refuse `allow_unsafe_targets` set anywhere but the command line (a config file, a
+    recipe, a group option): an opt-in to code that loads pickles must be typed each time."""
+    from fabricx.config.trust import OPT_IN_KEY
+
+    if not cfg.get(OPT_IN_KEY):
+        return
+    typed = any(o.split("=", 1)[0].lstrip("+~") == OPT_IN_KEY for o in overrides)
+    if not typed:
+        raise ConfigError(
+            f"{OPT_IN_KEY}={list(cfg[OPT_IN_KEY])} comes from a config file; fabricx takes "
+            f"this opt-in only from the command line: remove it from the file and type "
+            f"{OPT_IN_KEY}=[...] when you mean it."
+        )
+
+
 def _validate_job(config_name: str, overrides: list[str], config_dir: str | None) -> Any:
     try:
         cfg = compose(config_name, overrides, config_dir, with_choices=True)
@@ -221,6 +237,7 @@ def _validate_job(config_name: str, overrides: list[str], config_dir: str | None
     choices = dict(cfg.hydra.runtime.choices)
     with open_dict(cfg):
         del cfg["hydra"]
+    _opt_ins_from_the_command_line(cfg, overrides)
     try:
         if "task" in cfg:  # an experiment (train, sweep): components and fabricx's settings
             return check_config(cfg, trusted_prefixes(cfg))

@@ -99,10 +99,17 @@ def build(node: dict[str, Any], prefixes: list[str], path: str, **supplied: Any)
         ConfigError: a target outside `prefixes`, or one that cannot be imported.
     """
     from fabricx.config.signatures import TargetError, signature_of
+    from fabricx.config.trust import opt_ins, unsafe_problems
 
     check_targets(node, prefixes, path)
     target = node["_target_"]
+    unsafe = unsafe_problems(node, None, path, opt_ins(prefixes))  # checked at entry too;
+    if unsafe:  # a builder given a config directly stops here, before any import
+        raise ConfigError(unsafe)
     obj = resolve_target(target, prefixes, path)
+    unsafe = unsafe_problems(node, obj, path, opt_ins(prefixes))  # by where it is defined
+    if unsafe:
+        raise ConfigError(unsafe)
     try:
         sig = signature_of(target, obj)
     except TargetError as err:
@@ -132,13 +139,19 @@ def arguments(sig: Any, values: dict[str, Any], prefixes: list[str], path: str) 
 
 def _argument(value: Any, annotation: Any, prefixes: list[str], path: str) -> Any:
     """One argument as the callable should receive it (nested nodes built where asked)."""
-    from fabricx.config.signatures import EMPTY, check_value, is_data_type
+    from fabricx.config.signatures import EMPTY, builds_items, check_value, is_data_type
 
     annotation = EMPTY if annotation is None else annotation
     if is_node(value):
         if annotation is not EMPTY and is_data_type(annotation):
             return value  # data-typed parameter: the mapping as it is, never built
         return build(value, prefixes, path)
+    if (
+        isinstance(value, (dict, list))
+        and contains_node(value)
+        and not builds_items(annotation, _item_type(annotation, mapping=isinstance(value, dict)))
+    ):
+        return value  # a container typed as data: what it holds is data, never built
     if isinstance(value, dict) and contains_node(value):
         item = _item_type(annotation, mapping=True)
         return {k: _argument(v, item, prefixes, f"{path}.{k}") for k, v in value.items()}

@@ -67,9 +67,14 @@ def load_saved_config(run_dir: Path, prefixes: list[str] | None = None) -> Train
     Raises:
         ConfigError: `run_dir` is no run directory, or its config no longer checks.
     """
+    from fabricx.config.trust import TrustedModules, opt_ins
+
     merged = read_saved_config(run_dir)
+    prefixes = prefixes or TrustedModules(DEFAULT_TARGET_PREFIXES)
+    # The file's own opt-ins to unsafe callables are data too: only this command's count.
+    merged.allow_unsafe_targets = list(opt_ins(prefixes))
     try:
-        return check_config(merged, prefixes or list(DEFAULT_TARGET_PREFIXES))
+        return check_config(merged, prefixes)
     except ConfigError as err:
         where = run_dir / "config.yaml"
         raise ConfigError(f"{p} (in {where})" for p in err.problems) from None

@@ -357,6 +357,20 @@ def item_types(annotation: Any) -> tuple[Any, Any]:
     return args[0], EMPTY
 
 
+def builds_items(annotation: Any, item: Any) -> bool:
+    """Whether `_target_` nodes inside a list or mapping passed to `annotation` are built.
+
+    Only where the item type names a class (`list[Callback]`, `dict[str, nn.Module]`); a
+    container typed as data (`dict`, `dict[str, Any]`, `list[int]`) keeps what it holds as
+    data; an unannotated parameter builds, as it does at the top.
+    """
+    if annotation is EMPTY:
+        return True
+    if item is EMPTY or item is Any or item is object:
+        return not is_data_type(annotation)
+    return not is_data_type(item)
+
+
 def is_finite_data(value: Any) -> bool:
     """False when a number anywhere in the value is NaN or infinite."""
     if isinstance(value, float):

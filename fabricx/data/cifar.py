@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from fabricx.errors import FabricxError
+from fabricx.data.labels import check_label_range
+from fabricx.errors import DataError
 
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCHES = ["test_batch"]
@@ -55,18 +56,21 @@ def find_batches_dir(folder: Path) -> Path:
     return nested if nested.is_dir() else folder
 
 
-def read_cifar10(folder: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def read_cifar10(
+    folder: Path, num_classes: int = 10
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """The train (data_batch_1..5) and test (test_batch) splits of CIFAR-10.
 
     Args:
         folder: the folder holding ``cifar-10-batches-py/``, or that folder itself.
+        num_classes: labels must lie in 0..num_classes-1 (CIFAR-10's are 0..9).
 
     Returns:
         ``{"train": (images, labels), "test": (images, labels)}``; images are uint8
         (N, 3, 32, 32), labels int64 (N,).
 
     Raises:
-        FabricxError: a batch is missing, is not a pickle, or holds the wrong contents.
+        DataError: a batch is missing, is not a pickle, or holds the wrong contents.
 
     Example::
 
@@ -76,37 +80,44 @@ def read_cifar10(folder: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     batches_dir = find_batches_dir(folder)
     missing = [n for n in TRAIN_BATCHES + TEST_BATCHES if not (batches_dir / n).is_file()]
     if missing:
-        raise FabricxError(
+        raise DataError(
             f"{batches_dir}: missing CIFAR-10 batches {missing}. Unpack cifar-10-python.tar.gz"
             " there, or set data.download=true to download it."
         )
     splits = {}
     for split, names in (("train", TRAIN_BATCHES), ("test", TEST_BATCHES)):
-        parts = [read_cifar_batch(batches_dir / name) for name in names]
+        parts = [read_cifar_batch(batches_dir / name, num_classes) for name in names]
         images = torch.cat([p[0] for p in parts])
         labels = torch.cat([p[1] for p in parts])
         splits[split] = (images, labels)
     return splits
 
 
-def read_cifar_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+def read_cifar_batch(path: Path, num_classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
     """One pickled batch: uint8 images (N, 3, 32, 32) and int64 labels (N,).
 
+    Args:
+        path: the batch file.
+        num_classes: labels must lie in 0..num_classes-1.
+
     Raises:
-        FabricxError: the file is not a CIFAR batch (names the file and what is wrong).
+        DataError: the file is not a CIFAR batch, names a global other than numpy's array
+            parts, or holds a label out of range (names the file, the item, what is wrong).
     """
     path = Path(path)
     try:
         with path.open("rb") as f:
             batch = _ArrayUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
-        raise FabricxError(
+    # A damaged pickle can fail in many ways (IndexError, KeyError, struct errors, ...); none
+    # runs code, since find_class refuses every global outside _ALLOWED_GLOBALS.
+    except Exception as err:
+        raise DataError(
             f"{path}: cannot read the pickled batch ({err}); the file is truncated, damaged or"
             " not from the CIFAR-10 python archive. Delete it and unpack the archive again."
         ) from err
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
-        raise FabricxError(
+        keys = sorted(map(str, batch)) if isinstance(batch, dict) else type(batch).__name__
+        raise DataError(
             f"{path}: expected a dict with b'data' and b'labels', found {keys}; is this the"
             " CIFAR-10 python version (CIFAR-100 uses b'fine_labels')?"
         )
@@ -114,20 +125,23 @@ def read_cifar_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     size = int(np.prod(IMAGE_SHAPE))
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
         found = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data)
-        raise FabricxError(f"{path}: b'data' should be a uint8 (N, {size}) array, found {found}.")
+        raise DataError(
+            f"{path}: b'data' should be a uint8 (N, {size}) array, found {found}; unpack the"
+            " CIFAR-10 python archive again."
+        )
     if data.shape[1] != size:
-        raise FabricxError(
+        raise DataError(
             f"{path}: b'data' has {data.shape[1]} values per image, expected {size} (3x32x32)."
         )
-    labels = np.asarray(labels)
+    try:
+        labels = np.asarray(labels)
+    except (ValueError, TypeError) as err:  # e.g. a ragged list
+        raise DataError(f"{path}: b'labels' is not a list of integers ({err}).") from err
     if labels.ndim != 1 or len(labels) != len(data) or not np.issubdtype(labels.dtype, np.integer):
-        raise FabricxError(
+        raise DataError(
             f"{path}: {len(data)} images but b'labels' is {labels.dtype} {labels.shape}; "
             "expected one integer label per image."
         )
-    if len(labels) and (labels.min() < 0 or labels.max() > 9):
-        raise FabricxError(
-            f"{path}: labels span {labels.min()}..{labels.max()}; CIFAR-10 labels are 0..9."
-        )
+    check_label_range(path, labels, num_classes)
     images = torch.from_numpy(data.reshape(-1, *IMAGE_SHAPE).copy())  # (N, 3, 32, 32)
     return images, torch.from_numpy(labels.astype(np.int64))

@@ -15,13 +15,26 @@ from typing import Annotated, Any
 from annotated_types import Ge
 
 from fabricx.config.constraints import NonNegativeInt, PositiveInt
-from fabricx.data.conll import Sentence, read_conll
+from fabricx.data.conll import Sentence, check_tags, read_conll
 from fabricx.data.loaders import SplitLoaders
-from fabricx.errors import ConfigError, FabricxError
+from fabricx.data.text import read_utf8
+from fabricx.errors import DataError
 
 CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 SPLIT_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
 IGNORE = -100
+
+
+def read_splits(folder: Path, labels: list[str]) -> dict[str, list[Sentence]]:
+    """The three CoNLL files of `folder` by split, every tag checked against `labels`.
+
+    Raises:
+        DataError: a file that is not CoNLL, or a tag outside `labels` (file and line).
+    """
+    sentences = {split: read_conll(folder / name) for split, name in SPLIT_FILES.items()}
+    for split, name in SPLIT_FILES.items():
+        check_tags(sentences[split], labels, folder / name)
+    return sentences
 
 
 def tag_ids(labels: list[str], num_classes: int) -> dict[str, int]:
@@ -50,12 +63,13 @@ def load_tokenizer(name_or_path: str) -> Any:
         return AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
     # A WordPiece vocabulary, cased as CoNLL is. transformers 5 renamed `vocab_file` to
     # `vocab` and ignores the old name, which would leave a 5-token vocabulary: all [UNK].
+    text = read_utf8(path, "A WordPiece vocab.txt is UTF-8, one token per line.")
+    expected = sum(1 for line in text.splitlines() if line.strip())
     params = inspect.signature(BertTokenizerFast.__init__).parameters
     key = "vocab" if "vocab" in params else "vocab_file"
     tokenizer = BertTokenizerFast(**{key: str(path)}, do_lower_case=False)
-    expected = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
     if tokenizer.vocab_size != expected:
-        raise FabricxError(
+        raise DataError(
             f"{path}: the tokenizer loaded {tokenizer.vocab_size} of its {expected} tokens; "
             "check that it is a WordPiece vocab.txt (one token per line)."
         )
@@ -72,6 +86,9 @@ class Conll2003DataModule(SplitLoaders):
         max_length: sub-tokens per sentence at most (longer sentences are truncated).
         batch_size, eval_batch_size, num_workers, seed: as for every datamodule.
         num_classes: must equal len(labels).
+
+    Raises:
+        DataError: a missing or malformed file, or a tag not in `labels` (file and line).
     """
 
     def __init__(
@@ -104,21 +121,27 @@ class Conll2003DataModule(SplitLoaders):
     # Checked by fabricx before any work (the constructor checks it again).
     check_arguments = staticmethod(check_tag_count)
 
+    def check_data(self) -> None:
+        """Read the three files and check every tag, without loading the tokenizer.
+
+        fabricx calls this before it creates a run directory (fabricx.data.preflight).
+        """
+        self._read()
+
+    def _read(self) -> None:
+        if self.sentences:
+            return
+        self.sentences = read_splits(self.path, self.labels)
+
     def setup(self, stage: str | None = None) -> None:
         if self.encoded:
             return
+        self._read()
         self.tokenizer = load_tokenizer(self.tokenizer_name)
-        for split, name in SPLIT_FILES.items():
-            self.sentences[split] = read_conll(self.path / name)
-            self.encoded[split] = [self._encode(s, split) for s in self.sentences[split]]
+        for split in SPLIT_FILES:
+            self.encoded[split] = [self._encode(s) for s in self.sentences[split]]
 
-    def _encode(self, sentence: Sentence, split: str) -> dict[str, list[int]]:
-        unknown = set(sentence.tags) - self.label_ids.keys()
-        if unknown:
-            raise ConfigError(
-                f"{self.path / SPLIT_FILES[split]}: tags {sorted(unknown)} are not in "
-                f"data.labels={self.labels}; add them to data.labels."
-            )
+    def _encode(self, sentence: Sentence) -> dict[str, list[int]]:
         enc = self.tokenizer(
             sentence.tokens, is_split_into_words=True, truncation=True,
             max_length=self.max_length, return_token_type_ids=False,

@@ -23,16 +23,16 @@ import torch
 from annotated_types import Ge
 
 from fabricx.config.constraints import NonNegativeInt, PositiveInt
-from fabricx.data.conll import Sentence, read_conll
+from fabricx.data.conll import Sentence
 from fabricx.data.conll2003 import (
     CONLL2003_LABELS,
     IGNORE,
-    SPLIT_FILES,
     check_tag_count,
+    read_splits,
     tag_ids,
 )
 from fabricx.data.loaders import SplitLoaders
-from fabricx.errors import ConfigError, FabricxError
+from fabricx.errors import FabricxError
 
 PAD, UNK = 0, 1
 SPECIALS = ["<pad>", "<unk>"]
@@ -68,6 +68,9 @@ class Conll2003WordsDataModule(SplitLoaders):
             shapes, so the CPU's LSTM kernels (oneDNN, planned once per shape) are reused.
         batch_size, eval_batch_size, num_workers, seed: as for every datamodule.
         num_classes: must equal len(labels).
+
+    Raises:
+        DataError: a missing or malformed file, or a tag not in `labels` (file and line).
     """
 
     def __init__(
@@ -108,11 +111,15 @@ class Conll2003WordsDataModule(SplitLoaders):
 
     # --- vocabularies: built from train.txt, saved in checkpoints -------------------------
 
+    def check_data(self) -> None:
+        """Read the three files and check every tag; fabricx calls this before it creates a
+        run directory (fabricx.data.preflight)."""
+        if self.sentences:
+            return
+        self.sentences = read_splits(self.path, self.labels)
+
     def setup(self, stage: str | None = None) -> None:
-        if not self.sentences:
-            for split, name in SPLIT_FILES.items():
-                self.sentences[split] = read_conll(self.path / name)
-                self._check_tags(self.sentences[split], self.path / name)
+        self.check_data()
         if not self.words:
             train = self.sentences["train"]
             words = Counter(normalize_word(w) for s in train for w in s.tokens)
@@ -134,14 +141,6 @@ class Conll2003WordsDataModule(SplitLoaders):
             )
         self.words, self.chars = words, chars
         self._encoded.clear()
-
-    def _check_tags(self, sentences: list[Sentence], path: Path) -> None:
-        unknown = {t for s in sentences for t in s.tags} - self.label_ids.keys()
-        if unknown:
-            raise ConfigError(
-                f"{path}: tags {sorted(unknown)} are not in data.labels={self.labels}; "
-                "add them to data.labels."
-            )
 
     # --- ids and batches ---------------------------------------------------------------
 

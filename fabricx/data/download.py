@@ -3,6 +3,9 @@
 A download that dies half-way, or a mirror that serves an HTML error page, must not leave a
 file that the next run reads as data: bytes go to a temporary name beside the destination,
 are hashed while they stream, and are renamed into place only when the hash matches.
+
+Wrong bytes (a checksum that does not match, a damaged or unsafe archive) are a DataError
+(exit status 6); a download that could not happen (network, URL) is a FabricxError (1).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fabricx.atomic import atomic_open
-from fabricx.errors import FabricxError
+from fabricx.errors import DataError, FabricxError
 
 _CHUNK_BYTES = 1 << 20
 
@@ -70,9 +73,9 @@ def fetch(
         `dest`.
 
     Raises:
-        FabricxError: `dest` exists with another hash (it is left alone: it may be the
-            user's own file), the download failed, or the downloaded bytes have another hash
-            (nothing is left behind).
+        DataError: `dest` exists with another hash (it is left alone: it may be the user's
+            own file), or the downloaded bytes have another hash (nothing is left behind).
+        FabricxError: the download failed.
 
     Example::
 
@@ -84,7 +87,7 @@ def fetch(
     if dest.is_file():
         actual = file_digest(dest, algorithm)
         if actual != expected:
-            raise FabricxError(
+            raise DataError(
                 f"{dest}: {algorithm} is {actual}, expected {expected}. The file is damaged or is "
                 f"another version; delete it to download it again from {url}, or check that "
                 "the path points at the right file."
@@ -109,7 +112,7 @@ def fetch(
             raise FabricxError(f"download of {url} broke off: {err}; run again.") from err
         actual = digest.hexdigest()
         if actual != expected:
-            raise FabricxError(
+            raise DataError(
                 f"{url}: the downloaded file has {algorithm} {actual}, expected {expected}; "
                 f"nothing was written to {dest}. Check the URL (a mirror may serve another "
                 "version or an error page) and download again."
@@ -124,18 +127,19 @@ def fetch_first(urls: Sequence[str], dest: Path, sha256: str, timeout_s: float =
     of mirrors that serve the same bytes (the hash proves it).
 
     Raises:
-        FabricxError: `dest` exists with another hash, or every mirror failed (each reason
-            is listed).
+        DataError: `dest` exists with another hash, or every mirror served other bytes.
+        FabricxError: every mirror failed, some to answer (each reason is listed).
     """
     if Path(dest).is_file():
         return fetch(urls[0], dest, sha256, timeout_s)
-    reasons = []
+    errors: list[FabricxError] = []
     for url in urls:
         try:
             return fetch(url, dest, sha256, timeout_s)
         except FabricxError as err:
-            reasons.append(str(err))
-    raise FabricxError(f"{dest}: every mirror failed:\n  " + "\n  ".join(reasons))
+            errors.append(err)
+    kind = DataError if all(isinstance(e, DataError) for e in errors) else FabricxError
+    raise kind(f"{dest}: every mirror failed:\n  " + "\n  ".join(map(str, errors)))
 
 
 def _lands_inside(root: Path, name: str) -> bool:
@@ -151,7 +155,7 @@ def extract_tar(archive: Path, dest: Path) -> Path:
     Python before 3.12 does not filter them by default.
 
     Raises:
-        FabricxError: the archive is truncated or not a tar file, or a member is unsafe.
+        DataError: the archive is truncated or not a tar file, or a member is unsafe.
     """
     archive, dest = Path(archive), Path(dest)
     root = dest.resolve()
@@ -161,7 +165,7 @@ def extract_tar(archive: Path, dest: Path) -> Path:
             for member in members:
                 unsafe = member.issym() or member.islnk() or member.isdev()
                 if unsafe or not _lands_inside(root, member.name):
-                    raise FabricxError(
+                    raise DataError(
                         f"{archive}: member {member.name!r} is a link or lies outside {dest};"
                         " refusing to unpack it. Download the official archive again."
                     )
@@ -170,7 +174,7 @@ def extract_tar(archive: Path, dest: Path) -> Path:
             else:
                 tar.extractall(dest, members=members)
     except (tarfile.TarError, EOFError, OSError) as err:
-        raise FabricxError(
+        raise DataError(
             f"{archive}: cannot unpack ({err}); the archive is truncated or damaged. Delete it"
             " and download it again."
         ) from err
@@ -184,7 +188,7 @@ def extract_zip(archive: Path, dest: Path) -> Path:
     checked before anything is written, so a refused archive leaves `dest` untouched.
 
     Raises:
-        FabricxError: the archive is truncated or not a zip file, or a member is unsafe.
+        DataError: the archive is truncated or not a zip file, or a member is unsafe.
     """
     archive, dest = Path(archive), Path(dest)
     root = dest.resolve()
@@ -193,7 +197,7 @@ def extract_zip(archive: Path, dest: Path) -> Path:
             members = zf.infolist()
             for member in members:
                 if not _lands_inside(root, member.filename):
-                    raise FabricxError(
+                    raise DataError(
                         f"{archive}: member {member.filename!r} lies outside {dest}; refusing"
                         " to unpack it. Download the official archive again."
                     )
@@ -202,7 +206,7 @@ def extract_zip(archive: Path, dest: Path) -> Path:
                 raise zipfile.BadZipFile(f"member {bad!r} fails its CRC check")
             zf.extractall(dest, members=members)
     except (zipfile.BadZipFile, EOFError, OSError) as err:
-        raise FabricxError(
+        raise DataError(
             f"{archive}: cannot unpack ({err}); the archive is truncated or damaged. Delete it"
             " and download it again."
         ) from err

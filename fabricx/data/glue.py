@@ -10,6 +10,7 @@ the reported number is never the one the best checkpoint was picked on.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,7 +21,8 @@ from fabricx.config.constraints import NonNegativeInt, PositiveInt
 from fabricx.data.conll2003 import load_tokenizer
 from fabricx.data.download import extract_zip, fetch
 from fabricx.data.loaders import SplitLoaders
-from fabricx.errors import ConfigError, FabricxError
+from fabricx.data.text import read_utf8
+from fabricx.errors import ConfigError, DataError
 
 SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
 # The only published checksum of the archive is torchtext's MD5 (torchtext/datasets/sst2.py).
@@ -56,9 +58,9 @@ def read_sst2_tsv(path: Path) -> tuple[list[str], list[int]]:
         (sentences, labels), labels 0 or 1, in file order.
 
     Raises:
-        FabricxError: the file is missing, empty, has another header (test.tsv has no
-            labels), a row without exactly two columns, an empty sentence or a label other
-            than 0 or 1; the message names the file and the line.
+        DataError: the file is missing, not UTF-8, empty, has another header (test.tsv has
+            no labels), a row without exactly two columns, an empty sentence or a label
+            other than 0 or 1; the message names the file and the line.
 
     Example::
 
@@ -66,49 +68,51 @@ def read_sst2_tsv(path: Path) -> tuple[list[str], list[int]]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FabricxError(
+        raise DataError(
             f"{path}: no such file. Point data.path at the GLUE SST-2 folder (train.tsv, "
             "dev.tsv), or set data.download=true to fetch it."
         )
     sentences: list[str] = []
     labels: list[int] = []
     redownload = "the file is truncated or damaged; download it again (data.download=true)"
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise FabricxError(f"{path}: the file is empty (no header line); {redownload}.")
-            if header != HEADER:
-                raise FabricxError(
-                    f"{path}: line 1: header is {header!r}, expected 'sentence<TAB>label' "
-                    "(GLUE SST-2 train.tsv or dev.tsv; test.tsv has no labels and cannot be "
-                    "scored). Point data.path at the SST-2 folder."
+    # Decoded whole: a bad byte is named by its own line (text mode decodes in chunks).
+    fix = "Download it again (data.download=true), or re-save it as UTF-8."
+    text = read_utf8(path, fix, where="{path}: line {line}")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"{path}: the file is empty (no header line); {redownload}.")
+        if header != HEADER:
+            raise DataError(
+                f"{path}: line 1: header is {header!r}, expected 'sentence<TAB>label' "
+                "(GLUE SST-2 train.tsv or dev.tsv; test.tsv has no labels and cannot be "
+                "scored). Point data.path at the SST-2 folder."
+            )
+        for row in reader:
+            line = reader.line_num
+            if len(row) != 2:
+                raise DataError(
+                    f"{path}: line {line}: {len(row)} tab-separated columns, expected 2 "
+                    f"(sentence<TAB>label); {redownload}, or fix that line."
                 )
-            for row in reader:
-                line = reader.line_num
-                if len(row) != 2:
-                    raise FabricxError(
-                        f"{path}: line {line}: {len(row)} tab-separated columns, expected 2 "
-                        f"(sentence<TAB>label); {redownload}, or fix that line."
-                    )
-                sentence, label = row
-                if not sentence.strip():
-                    raise FabricxError(f"{path}: line {line}: the sentence is empty; fix it.")
-                if label not in LABELS:
-                    raise FabricxError(
-                        f"{path}: line {line}: label {label!r} is not 0 or 1 (SST-2 labels: "
-                        f"0 negative, 1 positive); {redownload}, or fix that line."
-                    )
-                sentences.append(sentence)
-                labels.append(int(label))
-        except (csv.Error, UnicodeDecodeError) as err:
-            raise FabricxError(
-                f"{path}: line {reader.line_num + 1}: cannot read it as UTF-8 tab-separated "
-                f"text ({err}); {redownload}."
-            ) from err
+            sentence, label = row
+            if not sentence.strip():
+                raise DataError(f"{path}: line {line}: the sentence is empty; fix it.")
+            if label not in LABELS:
+                raise DataError(
+                    f"{path}: line {line}: label {label!r} is not 0 or 1 (SST-2 labels: "
+                    f"0 negative, 1 positive); {redownload}, or fix that line."
+                )
+            sentences.append(sentence)
+            labels.append(int(label))
+    except csv.Error as err:  # e.g. a NUL byte
+        raise DataError(
+            f"{path}: line {reader.line_num + 1}: cannot read it as tab-separated text ({err});"
+            f" {redownload}."
+        ) from err
     if not sentences:
-        raise FabricxError(f"{path}: only a header, no rows; {redownload}.")
+        raise DataError(f"{path}: only a header, no rows; {redownload}.")
     return sentences, labels
 
 
@@ -134,7 +138,9 @@ class GlueSst2DataModule(SplitLoaders):
 
     Raises:
         ConfigError: num_classes is not 2, or val_size leaves no training sentence.
-        FabricxError: a missing or malformed file (named, with the line), or a bad download.
+        DataError: a missing or malformed file (named, with the line), or a download whose
+            checksum does not match.
+        FabricxError: the download failed.
 
     Example::
 
@@ -176,9 +182,18 @@ class GlueSst2DataModule(SplitLoaders):
         archive = fetch(SST2_URL, self.path / SST2_ARCHIVE, md5=SST2_MD5)
         extract_zip(archive, self.path)
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.encoded:
+    def check_data(self) -> None:
+        """Read train.tsv and dev.tsv and check every row, without the tokenizer.
+
+        fabricx calls this before it creates a run directory (fabricx.data.preflight); with
+        `download` and files still missing, they are checked after the download, in setup.
+        """
+        folder = find_sst2_dir(self.path)
+        if self.download and not all((folder / n).is_file() for n in SPLIT_FILES.values()):
             return
+        self._read()
+
+    def _read(self) -> tuple[tuple[list[str], list[int]], tuple[list[str], list[int]]]:
         folder = find_sst2_dir(self.path)
         train = read_sst2_tsv(folder / SPLIT_FILES["train"])
         test = read_sst2_tsv(folder / SPLIT_FILES["test"])
@@ -187,6 +202,12 @@ class GlueSst2DataModule(SplitLoaders):
                 f"data.val_size={self.val_size} but {folder / 'train.tsv'} has {len(train[0])}"
                 " sentences, leaving none to train on; lower data.val_size."
             )
+        return train, test
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.encoded:
+            return
+        train, test = self._read()
         # A seeded permutation, not stratified: SST-2 is near balanced (56% positive).
         order = torch.randperm(len(train[0]), generator=torch.Generator().manual_seed(self.seed))
         val_rows, train_rows = order[: self.val_size].tolist(), order[self.val_size :].tolist()

@@ -9,13 +9,14 @@ file, instead of as a reshape error deep in a datamodule.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from fabricx.errors import FabricxError
+from fabricx.errors import DataError
 
 # type code -> (big-endian numpy dtype, name used in messages)
 _DTYPES: dict[int, tuple[str, str]] = {
@@ -42,7 +43,7 @@ def read_idx(path: Path) -> torch.Tensor:
         A tensor of shape dims, e.g. (60000, 28, 28) uint8 for MNIST training images.
 
     Raises:
-        FabricxError: the file is missing, not IDX, truncated, or longer than its dims say.
+        DataError: the file is missing, not IDX, truncated, or longer than its dims say.
 
     Example::
 
@@ -50,37 +51,38 @@ def read_idx(path: Path) -> torch.Tensor:
     """
     path = Path(path)
     if not path.is_file():
-        raise FabricxError(f"{path}: no such file.")
+        raise DataError(f"{path}: no such file.")
     raw = path.read_bytes()
     if raw[:2] == _GZIP_MAGIC:
         try:
             raw = gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as err:
-            raise FabricxError(
+            raise DataError(
                 f"{path}: the gzip stream is damaged or truncated ({err}); delete the file and"
                 " download it again."
             ) from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
-        raise FabricxError(
+        raise DataError(
             f"{path}: not an IDX file (magic bytes {raw[:4].hex() or 'missing'}; expected"
-            " 0000 then a type code 08/09/0b/0c/0d/0e and the number of dims)."
+            " 0000 then a type code 08/09/0b/0c/0d/0e and the number of dims). Point data.path"
+            " at the IDX files, or delete this one and download it again."
         )
     dtype, dtype_name = _DTYPES[raw[2]]
     ndim = raw[3]
     header_bytes = 4 + 4 * ndim
     if len(raw) < header_bytes:
-        raise FabricxError(
+        raise DataError(
             f"{path}: header says {ndim} dims ({header_bytes} header bytes) but the file has "
-            f"{len(raw)} bytes; the file is truncated."
+            f"{len(raw)} bytes; the file is truncated. Delete it and download it again."
         )
     dims = [int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4)]
     itemsize = np.dtype(dtype).itemsize
-    expected = int(np.prod(dims, dtype=np.int64)) * itemsize
+    expected = math.prod(dims) * itemsize  # Python ints: a garbage header cannot overflow
     found = len(raw) - header_bytes
     if found != expected:
         shape = " x ".join(map(str, dims))
         what = "truncated" if found < expected else "longer than its header says"
-        raise FabricxError(
+        raise DataError(
             f"{path}: expected {expected} bytes of data ({shape} {dtype_name}), found {found};"
             f" the file is {what}. Delete it and download it again."
         )

@@ -8,6 +8,10 @@ Batches are `(x, y)` tuples, as the classification task's `split_batch` expects.
 
 Downloads (``download=True``) run in `prepare_data`, which Lightning calls on one process
 only; every file's sha256 is checked against the constants below before it is used.
+
+Each datamodule's `check_data()` reads and checks its files without training; the CLI calls
+it before Hydra creates a run directory (fabricx.data.preflight), so a bad file is refused
+(exit status 6) before any run exists. `setup` runs the same checks for API users.
 """
 
 from __future__ import annotations
@@ -23,7 +27,13 @@ from fabricx.config.constraints import NonNegativeInt, PositiveInt
 from fabricx.data.cifar import find_batches_dir, read_cifar10
 from fabricx.data.download import extract_tar, fetch, fetch_first
 from fabricx.data.idx import read_idx
-from fabricx.data.image_folder import find_split_dirs, read_image_folder
+from fabricx.data.image_folder import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    check_image_folder,
+    find_split_dirs,
+    read_image_folder,
+)
+from fabricx.data.labels import check_label_range
 from fabricx.data.tensor_loader import (
     TensorBatches,
     crop_and_flip,
@@ -31,7 +41,7 @@ from fabricx.data.tensor_loader import (
     resident_batches,
     trainer_device,
 )
-from fabricx.errors import ConfigError, FabricxError, check_choice
+from fabricx.errors import ConfigError, DataError, check_choice
 
 # MNIST: LeCun, Cortes and Burges. yann.lecun.com now refuses scripted downloads; these are
 # the mirrors PyTorch and TensorFlow use. The sha256 sums are the files' published sums
@@ -101,8 +111,12 @@ def _normalize(splits: dict[str, Split]) -> tuple[dict[str, Split], torch.Tensor
 
 
 def _check_labels(source: Any, labels: list[torch.Tensor], num_classes: int) -> None:
-    """ConfigError when data.num_classes is not the number of classes the labels use."""
-    found = int(max(int(y.max()) for y in labels if len(y))) + 1
+    """ConfigError when data.num_classes is not the number of classes the labels use.
+
+    Labels at or above num_classes are refused before, as a DataError naming the file and
+    the item (fabricx.data.labels); what is left is a data set with fewer classes.
+    """
+    found = max((int(y.max()) for y in labels if len(y)), default=-1) + 1
     if found != num_classes:
         raise ConfigError(
             f"data.num_classes={num_classes} but {source} has labels 0..{found - 1} "
@@ -138,7 +152,8 @@ class MnistDataModule(pl.LightningDataModule):
 
     Raises:
         ConfigError: an unknown variant, a bad val_size, or num_classes not matching the data.
-        FabricxError: a missing, truncated or mismatching file (named).
+        DataError: a missing, truncated, empty or mismatching file, or a label outside
+            0..num_classes-1 (the file and the item named).
 
     Example::
 
@@ -178,7 +193,7 @@ class MnistDataModule(pl.LightningDataModule):
         for candidate in (self.path / stem, self.path / f"{stem}.gz"):
             if candidate.is_file():
                 return candidate
-        raise FabricxError(
+        raise DataError(
             f"{self.path}: neither {stem} nor {stem}.gz is there; set data.download=true to "
             f"download {self.variant}, or point data.path at the folder with the IDX files."
         )
@@ -192,26 +207,50 @@ class MnistDataModule(pl.LightningDataModule):
                 urls = [f"{mirror}{stem}.gz" for mirror in mirrors]
                 fetch_first(urls, self.path / f"{stem}.gz", sha256)
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.splits:
+    def check_data(self) -> None:
+        """Read the four IDX files and check them (sizes, item counts, labels in range)
+        without training; fabricx calls this before it creates a run directory. With
+        `download`, files that are not there yet are checked after the download, in setup."""
+        stems = [stem for pair in MNIST_SPLIT_FILES.values() for stem in pair]
+        if self.download and not all(self._exists(stem) for stem in stems):
             return
+        self._read()
+
+    def _exists(self, stem: str) -> bool:
+        return (self.path / stem).is_file() or (self.path / f"{stem}.gz").is_file()
+
+    def _read(self) -> dict[str, Split]:
+        """The train and test splits as read, each (images uint8 (N, 1, H, W), labels)."""
         raw: dict[str, Split] = {}
         for split, (image_stem, label_stem) in MNIST_SPLIT_FILES.items():
             image_file, label_file = self._find(image_stem), self._find(label_stem)
             images, labels = read_idx(image_file), read_idx(label_file)
             if images.ndim != 3 or images.dtype != torch.uint8:
-                raise FabricxError(
+                raise DataError(
                     f"{image_file}: expected uint8 images (N, H, W), found {images.dtype} "
                     f"{tuple(images.shape)}; is this a labels file?"
                 )
+            if len(images) == 0:
+                raise DataError(
+                    f"{image_file}: holds 0 items (its header says "
+                    f"{' x '.join(map(str, images.shape))}); the file is empty or was cut. "
+                    "Delete it and download it again, or point data.path at a complete copy."
+                )
             if labels.ndim != 1 or len(labels) != len(images):
-                raise FabricxError(
+                raise DataError(
                     f"{label_file}: {tuple(labels.shape)} labels for the {len(images)} images "
                     f"of {image_file}; the files do not belong together."
                 )
+            check_label_range(label_file, labels, self.num_classes)
             raw[split] = (images[:, None], labels.long())  # (N, 1, H, W)
         _check_labels(self.path, [y for _, y in raw.values()], self.num_classes)
         _check_val_size(self.val_size, len(raw["train"][0]), self.path)
+        return raw
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        raw = self._read()
         raw["train"], raw["val"] = _hold_out(*raw["train"], self.val_size, self.seed)
         splits, self.mean, self.std = _normalize(raw)
         device = trainer_device(self)
@@ -253,7 +292,8 @@ class Cifar10DataModule(pl.LightningDataModule):
 
     Raises:
         ConfigError: a bad val_size, or num_classes not matching the data.
-        FabricxError: a missing or malformed batch file (named), or a bad download.
+        DataError: a missing or malformed batch file, or a label outside 0..num_classes-1
+            (the file and the item named), or a download with another checksum.
 
     Example::
 
@@ -292,12 +332,24 @@ class Cifar10DataModule(pl.LightningDataModule):
         archive = fetch(CIFAR10_URL, self.path / CIFAR10_ARCHIVE, CIFAR10_SHA256)
         extract_tar(archive, self.path)
 
+    def check_data(self) -> None:
+        """Read the six batches and check them (contents, labels in range) without training;
+        fabricx calls this before it creates a run directory. With `download`, an archive
+        not unpacked yet is checked after the download, in setup."""
+        if self.download and not (find_batches_dir(self.path) / "test_batch").is_file():
+            return
+        self._read()
+
+    def _read(self) -> dict[str, Split]:
+        raw = read_cifar10(self.path, self.num_classes)
+        _check_labels(self.path, [y for _, y in raw.values()], self.num_classes)
+        _check_val_size(self.val_size, len(raw["train"][0]), self.path)
+        return raw
+
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        raw = read_cifar10(self.path)
-        _check_labels(self.path, [y for _, y in raw.values()], self.num_classes)
-        _check_val_size(self.val_size, len(raw["train"][0]), self.path)
+        raw = self._read()
         raw["train"], raw["val"] = _hold_out(*raw["train"], self.val_size, self.seed)
         splits, self.mean, self.std = _normalize(raw)
         device = trainer_device(self)
@@ -333,10 +385,17 @@ class ImageFolderDataModule(pl.LightningDataModule):
         num_workers: unused (batches are sliced from memory); every datamodule takes it.
         num_classes: checked against the number of class folders; None takes it from them.
         augment: random crop (padding image_size // 8) and flip on training batches.
+        max_image_pixels: the most pixels an image may declare (Pillow's own default); a
+            larger one is refused before it is decoded, as a guard against decompression
+            bombs. Raise it for large images you trust; there is no "off".
+        allow_empty_classes: keep a training class folder without images as a class (the
+            model still has its output); False refuses it. Val and test folders may lack
+            a class either way.
 
     Raises:
         ConfigError: a fraction that leaves a split empty, or num_classes not matching.
-        FabricxError: a missing folder or an image that cannot be decoded (named).
+        DataError: a missing folder, an empty class folder, or an image that cannot be
+            decoded or is too large (the file named).
 
     Example::
 
@@ -355,6 +414,8 @@ class ImageFolderDataModule(pl.LightningDataModule):
         seed: int = 0,
         num_classes: PositiveInt | None = None,
         augment: bool = False,
+        max_image_pixels: PositiveInt = DEFAULT_MAX_IMAGE_PIXELS,
+        allow_empty_classes: bool = False,
     ) -> None:
         super().__init__()
         for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
@@ -370,29 +431,69 @@ class ImageFolderDataModule(pl.LightningDataModule):
         self.seed = seed
         self.num_classes = num_classes
         self.augment = augment
+        self.max_image_pixels = max_image_pixels
+        self.allow_empty_classes = allow_empty_classes
         self.class_names: list[str] = []
         self.splits: dict[str, Split] = {}
+
+    def check_data(self) -> None:
+        """Check every image's header (opens, size within max_image_pixels, chunks whole)
+        and the class folders, without decoding pixels; fabricx calls this before it
+        creates a run directory."""
+        dirs = find_split_dirs(self.path)
+        same_size = self.image_size is None
+        names = check_image_folder(
+            dirs.get("train", self.path),
+            max_image_pixels=self.max_image_pixels,
+            allow_empty_classes=self.allow_empty_classes,
+            same_size=same_size,
+        )
+        self._check_num_classes(names)
+        for split in ("val", "test"):  # may lack a class: only training classes need images
+            if split in dirs:
+                check_image_folder(
+                    dirs[split],
+                    names,
+                    self.max_image_pixels,
+                    allow_empty_classes=True,
+                    same_size=same_size,
+                )
+
+    def _check_num_classes(self, class_names: list[str]) -> None:
+        if self.num_classes is not None and self.num_classes != len(class_names):
+            raise ConfigError(
+                f"data.num_classes={self.num_classes} but {self.path} has "
+                f"{len(class_names)} class folders {class_names}; set "
+                f"data.num_classes={len(class_names)}."
+            )
+
+    def _read_split(
+        self, folder: Path, class_names: list[str] | None
+    ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """One split's folder; `class_names` None for the training split, whose classes
+        must each have images (unless allowed); val/ and test/ may lack some."""
+        return read_image_folder(
+            folder,
+            self.image_size,
+            class_names,
+            self.max_image_pixels,
+            allow_empty_classes=self.allow_empty_classes or class_names is not None,
+        )
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
         dirs = find_split_dirs(self.path)
-        x, y, self.class_names = read_image_folder(dirs.get("train", self.path), self.image_size)
+        x, y, self.class_names = self._read_split(dirs.get("train", self.path), None)
+        self._check_num_classes(self.class_names)
         if self.num_classes is None:
             self.num_classes = len(self.class_names)
-        elif self.num_classes != len(self.class_names):
-            raise ConfigError(
-                f"data.num_classes={self.num_classes} but {self.path} has "
-                f"{len(self.class_names)} class folders {self.class_names}; set "
-                f"data.num_classes={len(self.class_names)}."
-            )
         raw: dict[str, Split] = {}
         n_total = len(x)
         # Held-out splits are fractions of the images found, fixed by the seed.
         for split, fraction in (("test", self.test_fraction), ("val", self.val_fraction)):
             if split in dirs:
-                size = self.image_size
-                raw[split] = read_image_folder(dirs[split], size, self.class_names)[:2]
+                raw[split] = self._read_split(dirs[split], self.class_names)[:2]
                 continue
             n_held = round(fraction * n_total)
             if not 0 < n_held < len(x):
@@ -406,7 +507,7 @@ class ImageFolderDataModule(pl.LightningDataModule):
         if raw["train"][0].shape[1:] != raw["val"][0].shape[1:] or (
             raw["train"][0].shape[1:] != raw["test"][0].shape[1:]
         ):
-            raise FabricxError(
+            raise DataError(
                 f"{self.path}: the splits' images differ in size "
                 f"{ {k: tuple(v[0].shape[1:]) for k, v in raw.items()} }; set data.image_size."
             )

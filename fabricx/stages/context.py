@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,10 @@ class RunContext:
         skipped: requested targets that could not run here, with the one-line reason.
         tables: row tables a stage produced (bench), logged to W&B as tables.
         notes: what a stage could not do and says so (verify without a metric).
+        interrupted: how a signal stopped the run (fabricx.preemption.Interrupted.record).
+        verb: the verb adding results to a finished run (export, bench), whose own outcome
+            `record` keeps apart from the run's; None for a run's own command.
+        run_record: that finished run's metrics.json as the verb found it.
     """
 
     cfg: TrainConfig
@@ -44,6 +49,9 @@ class RunContext:
     error: str | None = None  # why the run failed: the exception, in one line
     checkpoint: str = "best"
     resume_from: Path | None = None
+    interrupted: dict[str, Any] | None = None
+    verb: str | None = None
+    run_record: dict[str, Any] = field(default_factory=dict)
 
     @property
     def metric_key(self) -> str:
@@ -80,8 +88,13 @@ class RunContext:
             self.artifacts.setdefault("checkpoint", path)
 
     def record(self, status: str) -> dict[str, Any]:
-        """metrics.json: final metrics, "the metric", stage statuses, weights used, files."""
-        return {
+        """metrics.json: final metrics, "the metric", stage statuses, weights used, files.
+
+        For a verb on a finished run (`verb`), the run's own status, error and stop stay as
+        training left them; the verb's outcome goes under "verbs", so a failed or stopped
+        export never turns a finished run into a failed one.
+        """
+        record = {
             "status": status,
             "metric": {"name": self.metric_key, "value": self.metrics.get(self.metric_key)},
             "metrics": self.metrics,
@@ -91,4 +104,21 @@ class RunContext:
             "weights": self.weights,
             "artifacts": {name: str(path) for name, path in self.artifacts.items()},
             **({"error": self.error} if self.error else {}),
+            **({"interrupted": self.interrupted} if self.interrupted else {}),
+        }
+        if self.verb is None:
+            return record
+        kept = self.run_record
+        outcome = {
+            "status": status,
+            "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            **{key: record.pop(key) for key in ("error", "interrupted") if key in record},
+        }
+        notes = {**kept.get("notes", {}), **self.notes}
+        return {
+            **record,
+            "status": kept.get("status"),  # None: the run itself never finished
+            **{key: kept[key] for key in ("error", "interrupted") if key in kept},
+            **({"notes": notes} if notes else {}),
+            "verbs": {**kept.get("verbs", {}), self.verb: outcome},
         }

@@ -7,16 +7,26 @@ the train loader's position and (fabricx's RngStates callback) the RNG states, a
 from __future__ import annotations
 
 from fabricx.build.timing import FitTimer
+from fabricx.preemption import Interrupted
 from fabricx.stages.context import RunContext
 from fabricx.sweep.pruning import raise_if_pruned
 
 
 def run(ctx: RunContext) -> None:
-    # weights_only: fabricx checkpoints hold tensors and plain containers only (README).
-    ctx.trainer.fit(
-        ctx.task, datamodule=ctx.datamodule, ckpt_path=ctx.resume_from, weights_only=True
-    )
+    try:
+        # weights_only: fabricx checkpoints hold tensors and plain containers only (README).
+        ctx.trainer.fit(
+            ctx.task, datamodule=ctx.datamodule, ckpt_path=ctx.resume_from, weights_only=True
+        )
+    except Interrupted:
+        _collect_metrics(ctx)  # a stopped run's record says how far it got
+        raise
     ctx.weights = "in memory after fit"
+    _collect_metrics(ctx)
+    raise_if_pruned(ctx.trainer)  # a sweep trial its pruner stopped ends here (exit 5)
+
+
+def _collect_metrics(ctx: RunContext) -> None:
     # Epoch-level values only: "train/loss_step" is one noisy batch, "train/loss_epoch" the
     # same number as "train/loss".
     for key, value in ctx.trainer.callback_metrics.items():
@@ -25,4 +35,3 @@ def run(ctx: RunContext) -> None:
     for callback in ctx.trainer.callbacks:
         if isinstance(callback, FitTimer):
             ctx.metrics.update(callback.summary())
-    raise_if_pruned(ctx.trainer)  # a sweep trial its pruner stopped ends here (exit 5)

@@ -16,6 +16,8 @@ from fabricx.errors import ConfigError
 
 # Overrides a trial got from the sweep, not from the user's config: a full run drops them.
 SWEEP_ADDED_KEYS = ("stages",)
+# Keys that say what may run: only the user's own command line and config files set them.
+TRUST_KEYS = ("allowed_target_prefixes", "extra_target_prefixes", "allow_unsafe_targets")
 
 
 def expand_from_sweep(rest: list[str]) -> list[str]:
@@ -43,9 +45,23 @@ def expand_from_sweep(rest: list[str]) -> list[str]:
         for o in yaml.safe_load(overrides_file.read_text())
         if not _added_by_the_sweep(o.split("=", 1)[0].lstrip("+~"))
     ]
+    _refuse_trust_keys(trial, overrides_file)
     user = [a for a in rest if not a.startswith(("from_sweep=", "sweep_trial="))]
     print(f"fabricx: from_sweep: trial {number} of {sweep_dir}: {' '.join(trial)}", flush=True)
     return [*flags, *trial, *user]
+
+
+def _refuse_trust_keys(trial: list[str], overrides_file: Path) -> None:
+    """A sweep directory is data, perhaps copied from elsewhere: its stored overrides may set
+    values, never what may run (the allowed modules, the opt-ins to unsafe callables)."""
+    keys = {o.split("=", 1)[0].lstrip("+~"): o for o in trial}
+    widening = [o for k, o in keys.items() if k in TRUST_KEYS]
+    if widening:
+        raise ConfigError(
+            f"from_sweep: {overrides_file} sets {o!r}; a sweep's stored overrides cannot "
+            "widen what may run. If you trust it, type it on your own command line."
+            for o in widening
+        )
 
 
 def _trial_number(best: dict, chosen: str | None, sweep_dir: Path) -> int:

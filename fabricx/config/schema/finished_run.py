@@ -24,6 +24,13 @@ class FinishedRunConfig:
             "Modules to allow beyond fabricx's defaults; the run's own list is not trusted."
         ),
     )
+    allow_unsafe_targets: list[str] = field(
+        default_factory=list,
+        metadata=help_text(
+            "Callables that load code or pickles (torch.load, torch.hub, trust_remote_code, "
+            "...) to allow anyway; only from the command line, never from a file."
+        ),
+    )
 
 
 @dataclass

@@ -27,6 +27,7 @@ STAGES = ("fit", "test", "export", "verify", "bench", "summary")
 DEFAULT_TARGET_PREFIXES = ["fabricx", "torch", "lightning", "torchmetrics", "transformers"]
 # Characters a file name may not hold; and the longest experiment name (a directory name).
 _MAX_NAME = 200
+_MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -96,6 +97,13 @@ class TrainConfig:
     extra_target_prefixes: list[str] = field(
         default_factory=list, metadata=help_text("Your own modules to allow, e.g. [mylab].")
     )
+    allow_unsafe_targets: list[str] = field(
+        default_factory=list,
+        metadata=help_text(
+            "Callables that load code or pickles (torch.load, torch.hub, trust_remote_code, "
+            "...) to allow anyway; only from the command line, never from a file."
+        ),
+    )
     resume: str | None = field(
         default=None,
         metadata=help_text(
@@ -122,6 +130,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for stage in self.stages:
             check_choice("stages", stage, STAGES)
+        if not 0 <= self.seed <= _MAX_SEED:
+            raise ConfigError(
+                f"seed={self.seed}: seeds run from 0 to {_MAX_SEED} (numpy's range; Lightning "
+                "would pick a random one instead): give one in that range."
+            )
         if self.resume is not None and not self.resume.strip():
             raise ConfigError(
                 "resume='' names nothing: give resume=auto, a run directory such as "
@@ -153,4 +166,7 @@ class TrainConfig:
 
     @property
     def target_prefixes(self) -> list[str]:
-        return [*self.allowed_target_prefixes, *self.extra_target_prefixes]
+        from fabricx.config.trust import TrustedModules
+
+        modules = [*self.allowed_target_prefixes, *self.extra_target_prefixes]
+        return TrustedModules(modules, self.allow_unsafe_targets)
