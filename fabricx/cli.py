@@ -164,15 +164,15 @@ def _train(rest: list[str]) -> int:
 
 def _check_where_it_writes(typed: Any, overrides: list[str], multirun: bool) -> None:
     """The run (or sweep) directory can be created, and a new run takes no other's place."""
-    from fabricx.config.output_dir import check_output_dir, is_child_rank
+    from fabricx.config.output_dir import check_output_dir, is_child_rank, restarted
 
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     given = next(
         (o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith(key + "=")), None
     )
-    new_run = typed.resume is None and not multirun and not is_child_rank()
+    new_run = typed.resume is None and not is_child_rank() and not restarted()
     if given is not None:
-        check_output_dir(key, given.strip("'\""), new_run=new_run)
+        check_output_dir(key, given.strip("'\""), new_run=new_run, sweep=multirun)
     else:  # the default: a new, timestamped directory under runs_dir/experiment
         check_output_dir(
             "paths.runs_dir", f"{typed.paths.runs_dir}/{typed.experiment}", new_run=False

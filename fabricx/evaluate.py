@@ -31,6 +31,7 @@ def eval_job(cfg: DictConfig) -> None:
         Path(HydraConfig.get().runtime.output_dir).resolve(),
         checkpoint=eval_cfg.checkpoint,
         extra_target_prefixes=eval_cfg.extra_target_prefixes,
+        allow_unsafe_targets=eval_cfg.allow_unsafe_targets,
         accelerator=eval_cfg.accelerator,
     )
     has_onnx = (run_dir / "export" / "model.onnx").is_file()

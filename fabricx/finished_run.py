@@ -43,6 +43,7 @@ def open_run(
     *,
     checkpoint: str = "best",
     extra_target_prefixes: list[str] | None = None,
+    allow_unsafe_targets: list[str] | None = None,
     accelerator: str = "auto",
     saved: TrainConfig | None = None,
 ) -> RunContext:
@@ -51,10 +52,11 @@ def open_run(
     Args:
         checkpoint: best, last or a path; the stages load it.
         extra_target_prefixes: modules this command allows beyond fabricx's defaults.
+        allow_unsafe_targets: this command's opt-ins to unsafe callables.
         accelerator: where to score (the run's own trainer settings are not reused).
         saved: the run's config, when the caller has already loaded or changed it.
     """
-    prefixes = finished_run_prefixes(extra_target_prefixes)
+    prefixes = finished_run_prefixes(extra_target_prefixes, allow_unsafe_targets)
     saved = saved or load_saved_config(run_dir, prefixes)
     pl.seed_everything(saved.seed, workers=True, verbose=False)
     datamodule = build_datamodule(saved, prefixes)

@@ -40,7 +40,9 @@ def export_job(cfg: DictConfig) -> None:
     route_lightning_logs()
     export_cfg: ExportRunConfig = to_typed(cfg)
     run_dir = Path(export_cfg.run).resolve()
-    prefixes = finished_run_prefixes(export_cfg.extra_target_prefixes)
+    prefixes = finished_run_prefixes(
+        export_cfg.extra_target_prefixes, export_cfg.allow_unsafe_targets
+    )
     saved = replace(load_saved_config(run_dir, prefixes), export=export_cfg.export)
     task_class = resolve_target(saved.task["_target_"], prefixes, "task")
     name, _ = scored_metric(task_class, saved.metric)  # test/acc_onnx, test/acc_onnx_int8, ...
@@ -57,7 +59,9 @@ def bench_job(cfg: DictConfig) -> None:
     route_lightning_logs()
     bench_cfg: BenchRunConfig = to_typed(cfg)
     run_dir = Path(bench_cfg.run).resolve()
-    prefixes = finished_run_prefixes(bench_cfg.extra_target_prefixes)
+    prefixes = finished_run_prefixes(
+        bench_cfg.extra_target_prefixes, bench_cfg.allow_unsafe_targets
+    )
     saved = replace(load_saved_config(run_dir, prefixes), bench=bench_cfg.bench)
     ctx = _open(bench_cfg, run_dir, saved, "bench", replaces=("bench/",))
     run_stages(ctx, ["bench", "summary"])
@@ -76,12 +80,13 @@ def _open(
         run_dir,
         checkpoint=cfg.checkpoint,
         extra_target_prefixes=cfg.extra_target_prefixes,
+        allow_unsafe_targets=cfg.allow_unsafe_targets,
         accelerator="cpu" if job == "export" else "auto",  # export and ORT verify: CPU
         saved=saved,
     )
     merge_previous_record(ctx, replaces=replaces)
     ctx.verb, ctx.run_record = job, _read_record(run_dir / "metrics.json")
-    prefixes = finished_run_prefixes(cfg.extra_target_prefixes)
+    prefixes = finished_run_prefixes(cfg.extra_target_prefixes, cfg.allow_unsafe_targets)
     logger = build_wandb_logger(saved, run_dir, prefixes, job_type=job)
     if logger is not None:  # the run logged to W&B: this command gets a W&B run of its own
         ctx.trainer.loggers = [logger]

@@ -148,7 +148,10 @@ def stop_handler(on_signal: Callable[[int], None]) -> Callable[[int, FrameType |
     """A handler for STOP_SIGNALS that calls `on_signal(signum)` in this process only.
 
     A process forked from this one (a DataLoader worker) inherits the handler; there the
-    signal does what it would without one, and the parent decides how the job stops.
+    signal is ignored. Ctrl-C and SLURM's scancel signal the whole process group: a worker
+    that died of it would end fit mid-step, before the checkpoint is saved. The parent
+    decides how the job stops and ends its workers on the way out (they also end when
+    their parent is gone).
     """
     owner = os.getpid()
 
@@ -156,13 +159,20 @@ def stop_handler(on_signal: Callable[[int], None]) -> Callable[[int, FrameType |
         if os.getpid() == owner:
             _received.append(signum)
             on_signal(signum)
-        elif signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        else:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
 
     return handler
+
+
+def leave_stops_to_the_job(worker_id: int) -> None:
+    """A DataLoader `worker_init_fn`: the worker ignores SIGTERM and SIGINT.
+
+    scancel and Ctrl-C signal the whole process group, and torch's worker handler dies of a
+    SIGTERM it did not get from its parent; fit would then end mid-step with "DataLoader
+    worker is killed by signal", before last.ckpt is saved. The job stops at the step end
+    and ends its workers (they also end with their parent).
+    """
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _raise_interrupted(signum: int) -> None:

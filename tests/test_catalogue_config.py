@@ -211,3 +211,18 @@ def test_config_cpu_count_is_this_machines(fabricx) -> None:
         "train", f"trainer.devices={(os.cpu_count() or 1) + 1}", "trainer.accelerator=cpu"
     )
     out.assert_refused("trainer.devices")
+
+
+def test_config_bad_data_target_is_one_problem(fabricx) -> None:
+    """A mistyped datamodule is one problem, not echoes in every key that refers to it."""
+    out = fabricx("train", "data._target_=fabricx.data.digits.DigitsDataModul")
+    out.assert_refused("Did you mean: DigitsDataModule")
+    assert "config errors" not in out.stderr, out.stderr
+
+
+def test_config_sweep_dir_holds_runs(fabricx, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    (sweep / "0").mkdir(parents=True)
+    (sweep / "0" / "config.yaml").write_text("experiment: default\n")
+    out = fabricx("train", "-m", f"hydra.sweep.dir={sweep}", "seed=1,2")
+    out.assert_refused("hydra.sweep.dir", "already holds a run")

@@ -415,3 +415,38 @@ def test_fault_eval_leaves_the_run_record_as_it_was(finished_copy: Path, tmp_pat
     assert (finished_copy / "metrics.json").read_bytes() == before
     (eval_dir,) = (finished_copy / "eval").iterdir()
     assert json.loads((eval_dir / "metrics.json").read_text())["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "status"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+)
+def test_fault_signal_to_the_process_group_with_loader_workers(
+    tmp_path: Path, signum: int, code: int, status: str
+) -> None:
+    """SLURM's scancel and Ctrl-C in a terminal signal every process of the group, DataLoader
+    workers included: the workers must leave the stop to the job, which still saves
+    last.ckpt at the step end and says so."""
+    from conll_files import write_conll
+
+    data = write_conll(tmp_path / "conll", sizes=(2000, 40, 40))
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fabricx", "train", "data=conll2003_words", f"data.path={data}",
+         "data.vocab_size=64", "data.batch_size=4", "data.num_workers=2",
+         "model=bilstm_tagger", "model.hidden_size=16", "model.word_dim=8",
+         "task=token_classification", "trainer.max_epochs=3", "stages=[fit]", "export=none",
+         "logger=csv", "callbacks.checkpoint.every_n_train_steps=5"],
+        cwd=cwd, env=cli_env(cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    _wait_for(lambda: bool(list(cwd.glob("runs/*/*/checkpoints/last.ckpt"))), proc, "a last.ckpt")
+    os.killpg(proc.pid, signum)
+    returncode, output = _finish(proc)
+    (run_dir,) = [p for p in (cwd / "runs" / "default").iterdir() if p.is_dir()]
+    record = _record(run_dir)
+    assert returncode == code, output[-3000:]
+    assert record["status"] == status, record
+    assert record["interrupted"]["checkpoint"], record["interrupted"]
+    assert "exited unexpectedly" not in output

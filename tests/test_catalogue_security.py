@@ -181,6 +181,38 @@ def test_security_sweep_cannot_opt_in(fabricx, tmp_path) -> None:
     fabricx("train", f"from_sweep={sweep}").assert_refused("allow_unsafe_targets", "cannot widen")
 
 
+def test_security_sweep_cannot_add_hydra_callbacks(fabricx, tmp_path, marker) -> None:
+    """Hydra builds its callbacks itself, unchecked: a stored override may not add one."""
+    sweep = _sweep_dir(tmp_path, ["+hydra.callbacks.x={_target_:builtins.print}"])
+    fabricx("train", f"from_sweep={sweep}").assert_refused("hydra.callbacks", "cannot widen")
+    assert not marker.exists()
+
+
+def test_security_sweep_cannot_widen_by_list_index(fabricx, tmp_path) -> None:
+    sweep = _sweep_dir(tmp_path, ["allowed_target_prefixes.4=evilpkg"])
+    out = fabricx("train", f"from_sweep={sweep}")
+    out.assert_refused("allowed_target_prefixes.4=evilpkg", "cannot widen")
+
+
+def test_security_sweep_cannot_choose_the_config_folder(fabricx, tmp_path) -> None:
+    """sweep.json's --config-dir is used only when the user's own command names it."""
+    sweep = _sweep_dir(tmp_path, ["optim.lr=0.01"])
+    (tmp_path / "their-conf").mkdir()
+    (sweep / "sweep.json").write_text(
+        json.dumps({"train_args": ["--config-dir", str(tmp_path / "their-conf")]})
+    )
+    out = fabricx("train", f"from_sweep={sweep}")
+    out.assert_refused("--config-dir", "if you trust it")
+
+
+def test_security_library_function_that_runs_a_command(fabricx, copied_run, marker) -> None:
+    """No list knows every function in torch that runs code: only classes are built there."""
+    node = {"_target_": "torch.utils.collect_env.run", "command": f"touch {marker}"}
+    _set_model(copied_run, node)
+    fabricx("eval", f"run={copied_run}").assert_refused("is a function, not a class", OPT_IN)
+    assert not marker.exists()
+
+
 def test_security_allowed_builtins_still_unsafe(fabricx) -> None:
     """Allowing a module does not allow its code runners: builtins.exec stays refused."""
     out = fabricx(

@@ -291,3 +291,17 @@ def test_check_choice_skips_an_unresolved_interpolation() -> None:
     check_choice("callbacks.checkpoint.mode", "${task.mode}", ("min", "max"))
     with pytest.raises(ConfigError):
         check_choice("callbacks.checkpoint.mode", "$task.mode", ("min", "max"))
+
+
+def test_nodes_in_a_tuple_of_classes_are_built() -> None:
+    """tuple[Encoder, Decoder] names classes: its members are objects, built."""
+    from typing import Any
+
+    from torch import nn
+
+    from fabricx.config.signatures import EMPTY, builds_items
+
+    assert builds_items(tuple[nn.Module, nn.Module], EMPTY) is True
+    assert builds_items(tuple[nn.Module, nn.Module] | None, EMPTY) is True
+    assert builds_items(dict[str, Any], Any) is False
+    assert builds_items(tuple[int, int], EMPTY) is False

@@ -55,8 +55,9 @@ def check_config(cfg: DictConfig, prefixes: Iterable[str]) -> Any:
     Raises:
         ConfigError: every problem found, one line each.
     """
-    fill_defaults(cfg, prefixes)
-    problems: list[str] = set_aside_unresolvable(cfg)
+    unfilled = fill_defaults(cfg, prefixes)
+    problems: list[str]
+    problems, echoes = set_aside_unresolvable(cfg, unfilled)
     found, facts = check_components(cfg, prefixes)
     problems += found
     problems += _fill_metric(cfg, facts)
@@ -66,6 +67,9 @@ def check_config(cfg: DictConfig, prefixes: Iterable[str]) -> Any:
     except ConfigError as err:
         problems += err.problems
     problems += _rules(cfg, facts)
+    problems = [
+        p for p in problems if not any(p.startswith((f"{k} ", f"{k}=", f"{k}:")) for k in echoes)
+    ]
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
     return typed

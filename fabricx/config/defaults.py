@@ -27,21 +27,33 @@ from fabricx.config.instantiate import target_allowed
 from fabricx.config.signatures import TargetError, import_target, signature_of
 
 
-def fill_defaults(cfg: DictConfig, prefixes: Iterable[str]) -> None:
+def fill_defaults(cfg: DictConfig, prefixes: Iterable[str]) -> list[str]:
     """Write each component's signature defaults into its node, for the arguments the config
     leaves out: the composed config then shows every argument the code will use (`fabricx
     config`, the run's config.yaml, W&B), and `${data.num_classes}` finds the datamodule's
     default. Only data defaults are written (numbers, strings, lists); a target that is not
-    allowed or does not import is left for the checker to report.
+    allowed, is unsafe or does not import is left for the checker to report.
+
+    Returns:
+        the keys of the components left unfilled that way (interpolations into them are
+        not reported on their own: fabricx.config.interpolations).
     """
+    from fabricx.config.trust import unsafe_target_reason
+
     prefixes = list(prefixes)
+    unfilled = []
     for key, node, skip in _fillable(cfg):
         target = _raw_target(node)
         if target is None or not target_allowed(target, prefixes):
+            unfilled.append(key)
+            continue
+        if unsafe_target_reason([target], {}) is not None:
+            unfilled.append(key)  # not even imported: the checker says why
             continue
         try:
             sig = signature_of(target, import_target(target))
         except TargetError:
+            unfilled.append(key)
             continue
         group = {"optim": OPTIM, "scheduler": SCHEDULER}.get(key)
         skip = skip | completed_later(sig.params, group)
@@ -55,6 +67,7 @@ def fill_defaults(cfg: DictConfig, prefixes: Iterable[str]) -> None:
                 ok, value = as_data(param.default)
                 if ok:
                     node[name] = value
+    return unfilled
 
 
 def _fillable(cfg: DictConfig) -> Iterator[tuple[str, DictConfig, set[str]]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
@@ -25,16 +26,30 @@ from omegaconf.errors import (
 from fabricx.errors import Problem, did_you_mean
 
 
-def set_aside_unresolvable(cfg: DictConfig) -> list[Problem]:
+def set_aside_unresolvable(
+    cfg: DictConfig, unfilled: Iterable[str] = ()
+) -> tuple[list[Problem], list[str]]:
     """One problem per interpolation in `cfg` that does not resolve; each such key is reset
-    to its default (removed from a component node, whose signature has the default)."""
+    to its default (removed from a component node, whose signature has the default).
+
+    Args:
+        unfilled: components whose defaults could not be filled (a target that is refused or
+            does not import); a reference to one of their keys fails because of that, which
+            the checker reports once, so it is set aside without a problem of its own.
+
+    Returns:
+        (the problems, the keys set aside silently: later problems about them are echoes).
+    """
     failures: list[tuple[Any, Any, str, str, Exception]] = []
     _walk(cfg, "", failures)
-    problems = []
+    problems, silent = [], []
     for parent, leaf, key, raw, err in failures:
-        problems.append(Problem(_explain(key, raw, err), [key]))
+        if _points_into(err, list(unfilled)):
+            silent.append(key)
+        else:
+            problems.append(Problem(_explain(key, raw, err), [key]))
         _reset(parent, leaf)
-    return problems
+    return problems, silent
 
 
 def _walk(node: Any, path: str, failures: list) -> None:
@@ -58,6 +73,13 @@ def _walk(node: Any, path: str, failures: list) -> None:
             child._is_missing() or child._is_none()
         ):
             _walk(child, key, failures)
+
+
+def _points_into(err: Exception, components: list[str]) -> bool:
+    if not isinstance(err, InterpolationKeyError):
+        return False
+    match = re.search(r"key '([^']+)'", str(err))
+    return bool(match) and any(match.group(1).startswith(f"{c}.") for c in components)
 
 
 def _explain(key: str, raw: str, err: Exception) -> str:

@@ -20,14 +20,16 @@ from fabricx.errors import ConfigError
 RUN_MARKERS = ("config.yaml", "metrics.json", "checkpoints")
 
 
-def check_output_dir(key: str, path: str, *, new_run: bool) -> None:
+def check_output_dir(key: str, path: str, *, new_run: bool, sweep: bool = False) -> None:
     """Refuse an output directory that cannot be created, or (for a new run) one that
     already holds a run.
 
     Args:
         key: the config key that names it (hydra.run.dir, hydra.sweep.dir, paths.runs_dir).
         path: the directory, as the job will see it.
-        new_run: True when the job starts a run there (not a resume, not a child rank).
+        new_run: True when the job starts a run there (not a resume, not a child rank, not
+            a restart of the same job by SLURM or torchrun).
+        sweep: `path` is a multirun's directory: its jobs' runs are in numbered folders.
 
     Raises:
         ConfigError: naming the key, the path and what to do.
@@ -38,6 +40,8 @@ def check_output_dir(key: str, path: str, *, new_run: bool) -> None:
         if not target.is_dir():
             raise ConfigError(f"{key}={path}: that is a file, not a directory; choose another.")
         held = [m for m in RUN_MARKERS if (target / m).exists()]
+        if sweep:
+            held = sorted({str(p.parent.relative_to(target)) for p in target.glob("*/config.yaml")})
         if new_run and held:
             raise ConfigError(
                 f"{key}={path} already holds a run ({', '.join(held)}); fabricx never writes "
@@ -102,6 +106,15 @@ def _check_writable(key: str, path: str, existing: Path) -> None:
             "directory you can write, e.g. paths.runs_dir=$HOME/runs."
         ) from None
     shutil.rmtree(probe, ignore_errors=True)
+
+
+def restarted() -> bool:
+    """Whether SLURM requeued this job or torchrun restarted its ranks: the same job, which
+    continues in the directory it started."""
+    from fabricx.preemption import requeued
+
+    restarts = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return requeued() or (restarts.isdigit() and int(restarts) > 0)
 
 
 def is_child_rank() -> bool:

@@ -366,9 +366,24 @@ def builds_items(annotation: Any, item: Any) -> bool:
     """
     if annotation is EMPTY:
         return True
+    if item is EMPTY and _names_a_class(annotation):
+        return True  # tuple[Encoder, Decoder]: its members are objects
     if item is EMPTY or item is Any or item is object:
         return not is_data_type(annotation)
     return not is_data_type(item)
+
+
+def _names_a_class(annotation: Any) -> bool:
+    """Whether any type argument of `annotation`, at any depth, names a class of objects."""
+    for arg in typing.get_args(annotation):
+        if arg in (Any, object, Ellipsis, type(None)) or isinstance(arg, (str, int)):
+            continue
+        if typing.get_args(arg):
+            if _names_a_class(arg):
+                return True
+        elif not is_data_type(arg):
+            return True
+    return False
 
 
 def is_finite_data(value: Any) -> bool:

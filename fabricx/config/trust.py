@@ -9,7 +9,10 @@ widen the allowed modules or opt in to an unsafe callable.
 Allowed modules are coarse: `torch` holds `torch.load`, which unpickles arbitrary code, and
 `transformers` holds `from_pretrained(trust_remote_code=True)`, which imports code from a
 folder. So some callables and arguments are refused wherever they appear, even inside the
-allowed modules, unless the command line says `allow_unsafe_targets=[<name>]`.
+allowed modules, unless the command line says `allow_unsafe_targets=[<name>]`. And since no
+list can know every function of those libraries that runs code, a target inside fabricx's
+default modules (fabricx, torch, lightning, torchmetrics, transformers) must be a class;
+functions there need the same opt-in. Your own modules may name functions: they are yours.
 """
 
 from __future__ import annotations
@@ -133,12 +136,34 @@ def unsafe_problems(node: dict[str, Any], obj: Any, key: str, opt_ins: Iterable[
     if found is not None and not _opted_in([n for n in names if n], opt_ins):
         name, why = found
         problems.append(refusal(f"{key}._target_={target}", why, name))
+    elif _library_function(target, obj, node) and not _opted_in([target], opt_ins):
+        problems.append(
+            f"{key}._target_={target} is a function, not a class: from fabricx, torch, "
+            "lightning, torchmetrics and transformers fabricx builds classes only, since their "
+            "functions can run commands or load pickles (torch.utils.collect_env.run does). "
+            "Name a class (torch.nn.ReLU, not torch.nn.functional.relu), wrap the function in "
+            f"your own module, or opt in on the command line: {OPT_IN_KEY}=[{target}]."
+        )
     for argument, (unsafe_value, why) in UNSAFE_ARGUMENTS.items():
         if argument in node and node[argument] == unsafe_value and argument not in opt_ins:
             if argument == "weights_only" and found is not None:
                 continue  # said once, with the target
             problems.append(refusal(f"{key}.{argument}={str(unsafe_value).lower()}", why, argument))
     return problems
+
+
+def _library_function(target: str, obj: Any, node: dict[str, Any]) -> bool:
+    """Whether `obj` is a callable other than a class inside the libraries fabricx allows by
+    default (a denylist cannot know every function there that runs code)."""
+    import inspect
+
+    from fabricx.config.schema.train import DEFAULT_TARGET_PREFIXES
+
+    if obj is None or inspect.isclass(obj):
+        return False
+    if any(_within(target, t) for t in WEIGHTS_ONLY_TARGETS) and node.get("weights_only") is True:
+        return False  # tensors and plain containers only
+    return any(_within(target, prefix) for prefix in DEFAULT_TARGET_PREFIXES)
 
 
 def refusal(what: str, why: str, name: str) -> str:

@@ -24,6 +24,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 from torchdata.stateful_dataloader.sampler import StatefulDistributedSampler
 
+from fabricx.preemption import leave_stops_to_the_job
+
 
 class EpochShuffleSampler(StatefulDistributedSampler):
     """A new random order every epoch, from (seed, epoch); its state says where it stopped.
@@ -79,6 +81,7 @@ def train_loader(
             sampler=EpochShuffleSampler(dataset, seed, num_replicas=world, rank=rank),
             num_workers=num_workers,
             collate_fn=collate_fn,
+            worker_init_fn=leave_stops_to_the_job,
             # A generator of its own: without one, the loader's base seed (for workers) would
             # be drawn from torch's global RNG at every epoch start, which dropout draws from.
             generator=torch.Generator().manual_seed(seed),
@@ -99,6 +102,7 @@ def eval_loader(
         shuffle=False,
         num_workers=num_workers,
         collate_fn=collate_fn,
+        worker_init_fn=leave_stops_to_the_job,
         generator=torch.Generator().manual_seed(seed),  # keeps the global RNG untouched
     )
 

@@ -48,7 +48,8 @@ def check_data(cfg: TrainConfig, prefixes: list[str] | None = None) -> None:
 def _trusted_prefixes(cfg: TrainConfig) -> list[str]:
     """fabricx.config.check.trusted_prefixes, for a typed config."""
     from fabricx.config.project import active_project
+    from fabricx.config.trust import TrustedModules
 
     project = active_project()
     extra = project.target_prefixes if project is not None else []
-    return list(dict.fromkeys([*cfg.target_prefixes, *extra]))
+    return TrustedModules([*cfg.target_prefixes, *extra], cfg.allow_unsafe_targets)

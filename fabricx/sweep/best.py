@@ -39,27 +39,63 @@ def expand_from_sweep(rest: list[str]) -> list[str]:
     if not overrides_file.is_file():
         raise ConfigError(f"from_sweep={sweep_dir}: trial {number} has no {overrides_file}.")
     plan = json.loads((sweep_dir / "sweep.json").read_text())
-    flags = plan["train_args"][:2] if plan["train_args"][:1] == ["--config-dir"] else []
+    flags = _config_dir_flags(plan, rest, sweep_dir)
     trial = [
         o
         for o in yaml.safe_load(overrides_file.read_text())
         if not _added_by_the_sweep(o.split("=", 1)[0].lstrip("+~"))
     ]
     _refuse_trust_keys(trial, overrides_file)
-    user = [a for a in rest if not a.startswith(("from_sweep=", "sweep_trial="))]
+    user = _without_config_dir(
+        [a for a in rest if not a.startswith(("from_sweep=", "sweep_trial="))], flags
+    )
     print(f"fabricx: from_sweep: trial {number} of {sweep_dir}: {' '.join(trial)}", flush=True)
     return [*flags, *trial, *user]
+
+
+def _without_config_dir(args: list[str], flags: list[str]) -> list[str]:
+    """`args` without the `--config-dir` that `flags` already carries."""
+    if not flags:
+        return args
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in ("--config-dir", "-cd"):
+            skip = True
+        elif not a.startswith("--config-dir="):
+            out.append(a)
+    return out
+
+
+def _config_dir_flags(plan: dict, rest: list[str], sweep_dir: Path) -> list[str]:
+    """The sweep's `--config-dir`, only when the user's own command line names it too: a
+    config folder names what may run, and a sweep directory is data."""
+    stored = plan.get("train_args", [])[:2]
+    if stored[:1] != ["--config-dir"] or len(stored) < 2:
+        return []
+    typed = [rest[i + 1] for i, a in enumerate(rest[:-1]) if a in ("--config-dir", "-cd")]
+    typed += [a.split("=", 1)[1] for a in rest if a.startswith("--config-dir=")]
+    if any(Path(t).expanduser().resolve() == Path(stored[1]).resolve() for t in typed):
+        return stored  # the user named it too; Hydra reads flags before the overrides
+    raise ConfigError(
+        f"from_sweep={sweep_dir} ran with --config-dir {stored[1]}; fabricx reads config "
+        f"folders only from your command line: add --config-dir {stored[1]} if you trust it."
+    )
 
 
 def _refuse_trust_keys(trial: list[str], overrides_file: Path) -> None:
     """A sweep directory is data, perhaps copied from elsewhere: its stored overrides may set
     values, never what may run (the allowed modules, the opt-ins to unsafe callables)."""
     keys = {o.split("=", 1)[0].lstrip("+~"): o for o in trial}
-    widening = [o for k, o in keys.items() if k in TRUST_KEYS]
+    widening = [
+        o for k, o in keys.items() if k.split(".", 1)[0].split("[", 1)[0] in (*TRUST_KEYS, "hydra")
+    ]
     if widening:
         raise ConfigError(
             f"from_sweep: {overrides_file} sets {o!r}; a sweep's stored overrides cannot "
-            "widen what may run. If you trust it, type it on your own command line."
+            "widen what may run (allowed modules, opt-ins, Hydra's callbacks and environment)."
+            " If you trust it, type it on your own command line."
             for o in widening
         )
 
