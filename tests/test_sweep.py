@@ -87,9 +87,10 @@ def test_two_workers_prune_record_a_failed_trial_and_report(tmp_path: Path):
     assert best["trials"]["pruned"] >= 1 and best["trials"]["fail"] == 1
     for plot in ("history.png", "intermediate.png", "importances.png"):
         assert (sweep_dir / plot).stat().st_size > 1000, best["plots"]
-    # One command trains the best trial in full: its values, every stage but export.
-    full = run_cli("train", f"from_sweep={sweep_dir}", "trainer.max_epochs=1", "export=[]",
-                   "logger=csv", cwd=tmp_path)  # fmt: skip
+    # One command trains the best trial in full: its values, every stage but export. The
+    # sweep ran with --config-dir: a sweep directory is data, so the user names it again.
+    full = run_cli("train", "--config-dir", str(conf), f"from_sweep={sweep_dir}",
+                   "trainer.max_epochs=1", "export=[]", "logger=csv", cwd=tmp_path)  # fmt: skip
     assert full.returncode == 0, full.output
     (run_dir,) = [d for d in full.run_dirs("digits_mlp") if "sweeps" not in d.parts]
     command = (run_dir / "command.txt").read_text()
@@ -191,8 +192,8 @@ def test_multi_objective_sweep_on_sqlite_writes_the_pareto_front(tmp_path: Path)
     ambiguous = run_cli("train", f"from_sweep={sweep_dir}", cwd=tmp_path)
     assert ambiguous.returncode == 2 and "sweep_trial=N" in ambiguous.stderr, ambiguous.output
     chosen = front[-1]["trial"]
-    shown = run_cli("train", f"from_sweep={sweep_dir}", f"sweep_trial={chosen}", "--cfg", "job",
-                    cwd=tmp_path)  # fmt: skip
+    shown = run_cli("train", "--config-dir", str(conf), f"from_sweep={sweep_dir}",
+                    f"sweep_trial={chosen}", "--cfg", "job", cwd=tmp_path)  # fmt: skip
     assert shown.returncode == 0, shown.output
     assert f"lr: {front[-1]['params']['optim.lr']}" in shown.stdout
 
