@@ -54,7 +54,7 @@ COLUMNS = {
 
 
 def targets(sections: dict[str, Any]) -> list[str]:
-    """Issue 7's targets, each with its numbers and whether it is met."""
+    """The harness's targets, each with its numbers and whether it is met."""
     out = []
     rows = {(r["case"], r["loop"]): r for r in sections.get("loop", {}).get("rows", [])}
     if ("lenet5_bs256", "fabricx") in rows:

@@ -40,10 +40,10 @@ import torch.nn.functional as F
 
 from benchmarks.common import fabricx_env, metrics, run_fabricx
 from benchmarks.synthetic import write_mnist
-from fabricx.build.components import build_datamodule, build_model
-from fabricx.build.timing import FitTimer
-from fabricx.config.compose import validate
+from fabricx.builders.components import build_datamodule, build_model
 from fabricx.config.instantiate import build
+from fabricx.extensions.fit_timing import FitTimer
+from fabricx.launch.compose import validate
 
 WARMUP = 10
 COMMON = ["optim=adamw", "scheduler=none", "precision=32", "stages=[fit]", "trainer.max_epochs=-1"]

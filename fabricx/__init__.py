@@ -7,15 +7,10 @@ that need them, so `fabricx --help` answers at once. From Python:
     result = fabricx.train(fabricx.compose(["optim.lr=1e-3"]))
 """
 
-import time
 from typing import Any
 
-__version__ = "0.1.0"
-
-# When this process imported fabricx (about when the command started): the fit stage reports
-# how long after this the first optimizer step ended (fit/first_step_s in metrics.json).
-IMPORTED_AT = time.time()
-
+from fabricx.clock import IMPORTED_AT  # noqa: F401  (first: when the command started)
+from fabricx.version import __version__  # noqa: F401
 
 # fabricx.compose, fabricx.train and fabricx.RunResult (fabricx.api), imported on first use.
 _API = ("compose", "train", "RunResult")

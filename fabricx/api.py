@@ -55,8 +55,8 @@ def compose(overrides: list[str] | None = None, config_dir: str | None = None) -
     Raises:
         ConfigError: every problem of the overrides, each with its source.
     """
-    from fabricx.config.compose import validate
     from fabricx.config.project import active_project
+    from fabricx.launch.compose import validate
 
     active_project()
     return validate("train", list(overrides or []), config_dir=config_dir)
@@ -78,12 +78,13 @@ def train(cfg: Any = None, config_dir: str | None = None) -> RunResult:
         ConfigError: the config does not check, or asks for what one process cannot do.
         FabricxError: a stage failed; the run directory keeps what it wrote.
     """
-    from fabricx.build.hardware import check_hardware
-    from fabricx.config.compose import register
-    from fabricx.config.saved import as_train_config
+    from fabricx.builders.hardware import check_hardware
     from fabricx.config.schema import TrainConfig
     from fabricx.config.typed import plain
-    from fabricx.runner import start
+    from fabricx.launch.compose import register
+    from fabricx.runs.job import Job
+    from fabricx.runs.saved_config import as_train_config
+    from fabricx.verbs import train as train_verb
 
     if cfg is None or isinstance(cfg, (list, tuple)):
         cfg = compose(list(cfg or []), config_dir)
@@ -99,7 +100,7 @@ def train(cfg: Any = None, config_dir: str | None = None) -> RunResult:
     check_hardware(cfg)
     run_dir = _new_run_dir(cfg)
     with contextlib.suppress(TargetsSkipped):  # the record says what was skipped and why
-        start(node, run_dir, [], command=["python", "-c", "fabricx.train(...)"])
+        train_verb.run(node, Job(run_dir, command=["python", "-c", "fabricx.train(...)"]))
     record = json.loads((run_dir / "metrics.json").read_text())
     return RunResult(
         run_dir=run_dir,

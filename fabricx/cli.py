@@ -10,9 +10,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from fabricx import __version__
-from fabricx.errors import ConfigError, FabricxError, did_you_mean, report
-from fabricx.hydra_main import run_hydra
+from fabricx.errors import ConfigError, FabricxError, did_you_mean, exit_status_help, report
+from fabricx.launch.arguments import composes, config_dir_flag, parse_flags, runs_a_job
+from fabricx.launch.hydra_app import run_hydra
+from fabricx.version import __version__
 
 VERBS = {
     "train": "train, test, export and verify one experiment (-m sweeps over overrides)",
@@ -49,10 +50,7 @@ examples:
   fabricx init myproject && cd myproject && fabricx train   # your model, data and task
 
 Every verb takes Hydra's flags (--cfg job, --info, -m, --config-dir DIR, --help).
-Exit status: 0 done, 1 a stage failed, 2 a config error (named with its source and a fix),
-3 done but a requested target was skipped (e.g. tensorrt without a GPU), 4 a recipe's
-number was not reproduced, 5 a sweep trial was pruned, 6 a data error (the file and line
-or item named), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+{exit_status_help()}
 """
 
 
@@ -66,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     verb, rest = argv[0], argv[1:]
     if verb in VERBS and verb not in ("doctor", "recipes", "init"):
-        from fabricx.config.compose import prepare_overrides
+        from fabricx.launch.compose import prepare_overrides
 
-        rest = prepare_overrides(rest, _config_dir_flag(rest))
+        rest = prepare_overrides(rest, config_dir_flag(rest))
     handlers: dict[str, Callable[[list[str]], int]] = {
         "train": _train,
         "sweep": _sweep,
@@ -100,51 +98,25 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _config_dir_flag(rest: list[str]) -> str | None:
-    for flag in ("--config-dir", "-cd"):
-        if flag in rest[:-1]:
-            return rest[rest.index(flag) + 1]
-    return next((a.split("=", 1)[1] for a in rest if a.startswith("--config-dir=")), None)
-
-
-def _hydra_args(rest: list[str]) -> Any:
-    from hydra._internal.utils import get_args_parser
-
-    parser = get_args_parser()
-    parser.prog = "fabricx <verb>"
-    return parser.parse_args(rest)
-
-
-def _runs_a_job(args: Any) -> bool:
-    """False for Hydra's inspection flags (--help, --cfg, --info, ...), which run no job."""
-    return not (args.help or args.hydra_help or args.info or args.cfg or args.shell_completion)
-
-
-def _composes(args: Any) -> bool:
-    """False only for help and shell completion; --cfg and --info print a composed config,
-    so they are validated like a run."""
-    return not (args.help or args.hydra_help or args.shell_completion)
-
-
 def _train(rest: list[str]) -> int:
-    from fabricx.config.compose import validate
+    from fabricx.launch.compose import validate
 
     if any(a.startswith(("from_sweep=", "sweep_trial=")) for a in rest):
         from fabricx.sweep.best import expand_from_sweep  # the best trial's own overrides
 
         rest = expand_from_sweep(rest)
-    args = _hydra_args(rest)
-    if _composes(args):
+    args = parse_flags(rest)
+    if composes(args):
         typed = validate(
             args.config_name or "train",
             args.overrides,
             config_dir=args.config_dir,
             multirun=args.multirun,
         )
-        if _runs_a_job(args):
+        if runs_a_job(args):
             _check_where_it_writes(typed, args.overrides, args.multirun)
             # Before Hydra creates a run directory; build_trainer checks again for API users.
-            from fabricx.build.hardware import check_hardware
+            from fabricx.builders.hardware import check_hardware
 
             check_hardware(typed)
             if not args.multirun:  # bad data files (exit 6), before a run directory exists
@@ -152,19 +124,19 @@ def _train(rest: list[str]) -> int:
 
                 check_data(typed)
             if typed.init_from:  # the weights to start from exist, before any work
-                from fabricx.weights import init_checkpoint
+                from fabricx.runs.init_from import init_checkpoint
 
                 init_checkpoint(typed.init_from)
             # resume=: the run (or sweep) directory to continue, handed to Hydra as its own.
-            from fabricx.resume import hydra_overrides
+            from fabricx.launch.resume_dir import hydra_overrides
 
             rest = [*rest, *hydra_overrides(typed, args.overrides, args.multirun)]
-    return run_hydra("train", rest, "fabricx.runner:train_job")
+    return run_hydra("train", rest, "fabricx.verbs.train:run")
 
 
 def _check_where_it_writes(typed: Any, overrides: list[str], multirun: bool) -> None:
     """The run (or sweep) directory can be created, and a new run takes no other's place."""
-    from fabricx.config.output_dir import check_output_dir, is_child_rank, restarted
+    from fabricx.runs.output_dir import check_output_dir, is_child_rank, restarted
 
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     given = next(
@@ -180,31 +152,31 @@ def _check_where_it_writes(typed: Any, overrides: list[str], multirun: bool) -> 
 
 
 def _sweep(rest: list[str]) -> int:
-    from fabricx.config.compose import validate
+    from fabricx.launch.compose import validate
 
-    args = _hydra_args(rest)
+    args = parse_flags(rest)
     if args.multirun:
         raise ConfigError(
             "fabricx sweep runs its trials itself: drop -m. The search space is sweep.params "
             "(search_space=NAME), the budget sweep.n_trials."
         )
     rest = _with_recipe_search_space(rest, args)
-    args = _hydra_args(rest)
-    if _composes(args):
+    args = parse_flags(rest)
+    if composes(args):
         typed = validate("sweep", args.overrides, config_dir=args.config_dir)
-        if _runs_a_job(args):
+        if runs_a_job(args):
             try:
                 import optuna  # noqa: F401
             except ImportError:
                 raise ConfigError(
                     "fabricx sweep needs Optuna: pip install 'fabricx[cluster]'."
                 ) from None
-            from fabricx.build.hardware import check_hardware
-            from fabricx.sweep.space import check_space
+            from fabricx.builders.hardware import check_hardware
+            from fabricx.launch.sweep_space import check_space
 
             check_space(typed, args.overrides, args.config_dir)  # every value, before trial 0
             check_hardware(typed)
-    return run_hydra("sweep", rest, "fabricx.sweep.driver:sweep_job")
+    return run_hydra("sweep", rest, "fabricx.verbs.sweep:run")
 
 
 def _with_recipe_search_space(rest: list[str], args: Any) -> list[str]:
@@ -221,80 +193,83 @@ def _with_recipe_search_space(rest: list[str], args: Any) -> list[str]:
 
 
 def _eval(rest: list[str]) -> int:
-    return _finished_run_verb("eval", rest, "fabricx.evaluate:eval_job")
+    return _finished_run_verb("eval", rest, "fabricx.verbs.eval:run")
 
 
 def _export(rest: list[str]) -> int:
-    return _finished_run_verb("export", rest, "fabricx.finished_verbs:export_job")
+    return _finished_run_verb("export", rest, "fabricx.verbs.export:run")
 
 
 def _bench(rest: list[str]) -> int:
-    return _finished_run_verb("bench", rest, "fabricx.finished_verbs:bench_job")
+    return _finished_run_verb("bench", rest, "fabricx.verbs.bench:run")
 
 
 def _finished_run_verb(config_name: str, rest: list[str], job: str) -> int:
     """A verb on a finished run: validate, check the run directory, then let Hydra run it."""
-    from fabricx.config.compose import validate
-    from fabricx.config.saved import check_run_target
+    from fabricx.launch.compose import validate
+    from fabricx.runs.saved_config import check_run_target
 
-    args = _hydra_args(rest)
-    if _composes(args):
+    args = parse_flags(rest)
+    if composes(args):
         cfg = validate(config_name, args.overrides, multirun=args.multirun)
-        if _runs_a_job(args):
-            from fabricx.finished_run import finished_run_prefixes
+        if runs_a_job(args):
+            from fabricx.verbs.finished_run import finished_run_prefixes
 
             prefixes = finished_run_prefixes(cfg.extra_target_prefixes, cfg.allow_unsafe_targets)
             check_run_target(cfg, prefixes)
             if getattr(cfg, "accelerator", None):  # eval scores where the user says
-                from fabricx.build.hardware import check_accelerator
+                from fabricx.builders.hardware import check_accelerator
 
                 check_accelerator(cfg.accelerator, "accelerator")
     return run_hydra(config_name, rest, job)
 
 
 def _recipes(rest: list[str]) -> int:
-    from fabricx.recipes import list_recipes, show_recipe
+    from fabricx.verbs import recipes
 
-    if not rest:
-        return list_recipes()
-    if rest[0] == "show" and len(rest) == 2:
-        return show_recipe(rest[1])
-    raise ConfigError("usage: fabricx recipes, or fabricx recipes show NAME.")
+    return recipes.run(rest)
 
 
 def _reproduce(rest: list[str]) -> int:
     if not rest or rest[0].startswith("-") or "=" in rest[0]:
         raise ConfigError("usage: fabricx reproduce NAME [overrides]; fabricx recipes lists NAMEs.")
-    from fabricx.reproduce import reproduce
+    from fabricx.launch.compose import validate
+    from fabricx.verbs import reproduce
 
-    return reproduce(rest[0], rest[1:])
+    name, overrides = rest[0], rest[1:]
+    cfg = validate("train", [f"recipe={name}", *overrides])
+
+    def train_seeds(arguments: list[str]) -> int:
+        return run_hydra("train", arguments, "fabricx.verbs.train:run")
+
+    return reproduce.run(cfg, name, overrides, train_seeds)
 
 
 def _init(rest: list[str]) -> int:
     if len(rest) != 1 or rest[0].startswith("-") or "=" in rest[0]:
         raise ConfigError("usage: fabricx init DIR (a new or empty directory).")
-    from fabricx.init import init_project
+    from fabricx.verbs import init
 
-    return init_project(rest[0])
+    return init.run(rest[0])
 
 
 def _doctor(rest: list[str]) -> int:
-    from fabricx.doctor import main as doctor_main
+    from fabricx.verbs import doctor
 
-    return doctor_main(rest)
+    return doctor.run(rest)
 
 
 def _config(rest: list[str]) -> int:
     """Compose, validate and print the train config; never imports torch or lightning."""
     from omegaconf import OmegaConf
 
-    from fabricx.config.compose import validate
+    from fabricx.launch.compose import validate
 
-    args = _hydra_args(rest)
-    if not _runs_a_job(args):  # --help, --cfg, --info: Hydra answers them, nothing runs
-        if _composes(args):
+    args = parse_flags(rest)
+    if not runs_a_job(args):  # --help, --cfg, --info: Hydra answers them, nothing runs
+        if composes(args):
             validate(args.config_name or "train", args.overrides, config_dir=args.config_dir)
-        return run_hydra(args.config_name or "train", rest, "fabricx.runner:train_job")
+        return run_hydra(args.config_name or "train", rest, "fabricx.verbs.train:run")
     typed = validate(
         args.config_name or "train",
         args.overrides,

@@ -1,112 +1,27 @@
-"""Shared fixtures: the `fabricx` command run as a user types it, in a subprocess.
+"""Shared by every test: the SLURM and PostgreSQL session fixtures, and the catalogue's tally.
 
-W&B runs for real in offline mode; every directory it writes (runs, cache, config) lives
-under pytest's temporary directory, and no test needs a network.
+The tests import their helpers as `tests.helpers.X` (pyproject.toml puts the repository root
+on sys.path); the end-to-end fixtures are in tests/e2e/conftest.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+# The helpers' asserts report their values as a test's own do.
+pytest.register_assert_rewrite("tests.helpers")
+
 # Session fixtures: `slurm_cluster` (a real single-node SLURM cluster) and `postgres_url` (a
 # throwaway PostgreSQL server); each skips without its packages.
-pytest_plugins = ["slurm_cluster", "postgres_server"]
-
-
-@dataclass
-class CliResult:
-    returncode: int
-    stdout: str
-    stderr: str
-    seconds: float
-    cwd: Path
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    def run_dirs(self, experiment: str = "default") -> list[Path]:
-        """Every run directory (one with a config.yaml) under cwd/runs/<experiment>/."""
-        root = self.cwd / "runs" / experiment
-        return sorted(p.parent for p in root.rglob("config.yaml") if ".hydra" not in p.parts)
-
-
-def cli_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update(
-        WANDB_MODE="offline",
-        WANDB_SILENT="true",
-        WANDB_CONFIG_DIR=str(home / "wandb-config"),
-        WANDB_CACHE_DIR=str(home / "wandb-cache"),
-        WANDB_DATA_DIR=str(home / "wandb-data"),
-        PYTHONUNBUFFERED="1",
-        COLUMNS="160",  # rich wraps the summary table to the terminal width
-    )
-    return env
-
-
-def run_cli(
-    *args: str, cwd: Path, timeout: float = 600, env: dict[str, str] | None = None
-) -> CliResult:
-    """`fabricx ARGS...` in `cwd`, through the installed entry point's module."""
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "fabricx", *args],
-        cwd=cwd,
-        env=env or cli_env(cwd),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return CliResult(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start, cwd)
-
-
-def assert_refused_before_a_run(result: CliResult, message: str) -> None:
-    """A config error: exit 2, `message` on stderr, no traceback, no run directory."""
-    assert result.returncode == 2, result.output
-    assert message in result.stderr
-    assert "Traceback" not in result.output
-    assert not (result.cwd / "runs").exists()
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-@pytest.fixture(scope="session")
-def default_run(tmp_path_factory: pytest.TempPathFactory) -> CliResult:
-    """`fabricx train` with no arguments: the embedded default, end to end, once per session."""
-    cwd = tmp_path_factory.mktemp("default-run")
-    result = run_cli("train", cwd=cwd)
-    assert result.returncode == 0, result.output
-    return result
-
-
-@pytest.fixture
-def fabricx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Any:
-    """`fabricx(*argv)` in-process in a fresh working directory, stopped where Hydra would
-    start a job (tests/catalogue.py); for the catalogue's config and CLI cases."""
-
-    from catalogue import Outcome, fabricx_in_process
-
-    def run(*argv: str, cwd: Path | None = None) -> Outcome:
-        return fabricx_in_process(list(argv), cwd or tmp_path, monkeypatch, capsys)
-
-    return run
+pytest_plugins = ["tests.helpers.slurm_cluster", "tests.helpers.postgres_server"]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The catalogue of bad inputs and faults (tests/test_catalogue_*.py), held / total by
-    family, whenever its cases ran: the number issue 16 asks to keep."""
+    """The catalogue of bad inputs and faults (tests/e2e/catalogue/), held / total by
+    family, whenever its cases ran."""
     counts: dict[str, list[int]] = {}
     for outcome in ("passed", "failed", "error", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):

@@ -21,6 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 from fabricx.config.components import TaskFacts, check_components
 from fabricx.config.defaults import fill_defaults
 from fabricx.config.interpolations import set_aside_unresolvable
+from fabricx.config.problems import problem_key
 from fabricx.config.typed import to_typed
 from fabricx.errors import ConfigError, Problem, did_you_mean
 
@@ -67,9 +68,7 @@ def check_config(cfg: DictConfig, prefixes: Iterable[str]) -> Any:
     except ConfigError as err:
         problems += err.problems
     problems += _rules(cfg, facts)
-    problems = [
-        p for p in problems if not any(p.startswith((f"{k} ", f"{k}=", f"{k}:")) for k in echoes)
-    ]
+    problems = [p for p in problems if problem_key(p) not in echoes]
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
     return typed
@@ -96,9 +95,10 @@ def _fill_metric(cfg: DictConfig, facts: TaskFacts) -> list[str]:
         return [
             Problem(
                 f"metric.mode: say whether higher or lower is better for metric.name={name!r}"
-                f" ({facts.target}): set metric.mode=max or metric.mode=min (or give the task "
-                "`metric` and `metric_mode` attributes).",
-                ["metric.mode"],
+                f" ({facts.target}).",
+                key="metric.mode",
+                fix="Set metric.mode=max or metric.mode=min (or give the task `metric` and "
+                "`metric_mode` attributes).",
             )
         ]
     with open_dict(cfg):
@@ -134,9 +134,10 @@ def _monitor_rules(cfg: DictConfig, facts: TaskFacts) -> list[str]:
         problems.append(
             Problem(
                 f"metric.name={name!r}: {facts.target} logs "
-                f"{', '.join(facts.logged_metrics)} per split."
-                f"{did_you_mean(name, facts.logged_metrics)}",
-                ["metric.name"],
+                f"{', '.join(facts.logged_metrics)} per split.",
+                key="metric.name",
+                value=name,
+                fix=did_you_mean(name, facts.logged_metrics),
             )
         )
     for key in ("callbacks.checkpoint", "callbacks.early_stopping"):
@@ -146,8 +147,10 @@ def _monitor_rules(cfg: DictConfig, facts: TaskFacts) -> list[str]:
             problems.append(
                 Problem(
                     f"{key}.monitor={monitor!r} is not logged by {facts.target}; it logs "
-                    f"{', '.join(logged)}.{did_you_mean(monitor, logged)}",
-                    [f"{key}.monitor"],
+                    f"{', '.join(logged)}.",
+                    key=f"{key}.monitor",
+                    value=monitor,
+                    fix=did_you_mean(monitor, logged),
                 )
             )
     sweep = _data(cfg, "sweep") if "sweep" in cfg else None
@@ -161,6 +164,7 @@ def _monitor_rules(cfg: DictConfig, facts: TaskFacts) -> list[str]:
                 f"logged every validation epoch ({', '.join(logged)}); prune on one of those, "
                 "or set sweep.pruner.name=none.",
                 ["sweep.pruner.name", "sweep.objectives"],
+                value=pruner,
             )
         )
     return problems
@@ -174,10 +178,12 @@ def _optim_rules(optim: dict[str, Any] | None) -> list[str]:
     lr, decay = optim.get("lr"), optim.get("weight_decay")
     number = isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr)
     if number and not lr > 0:
-        problems.append(Problem(f"optim.lr={lr} must be > 0.", ["optim.lr"]))
+        problems.append(Problem(f"optim.lr={lr} must be > 0.", key="optim.lr", value=lr))
     if isinstance(decay, (int, float)) and not isinstance(decay, bool) and decay < 0:
         problems.append(
-            Problem(f"optim.weight_decay={decay} must be >= 0.", ["optim.weight_decay"])
+            Problem(
+                f"optim.weight_decay={decay} must be >= 0.", key="optim.weight_decay", value=decay
+            )
         )
     return problems
 
@@ -189,32 +195,55 @@ def _trainer_rules(trainer: dict[str, Any]) -> list[str]:
     max_steps = trainer.get("max_steps", -1)
     if isinstance(max_epochs, int) and (max_epochs == 0 or max_epochs < -1):
         problems.append(
-            f"trainer.max_epochs={max_epochs} trains nothing: give a number >= 1, or -1 to "
-            "stop at trainer.max_steps."
+            Problem(
+                f"trainer.max_epochs={max_epochs} trains nothing.",
+                key="trainer.max_epochs",
+                value=max_epochs,
+                fix="Give a number >= 1, or -1 to stop at trainer.max_steps.",
+            )
         )
     if max_epochs == -1 and not (isinstance(max_steps, int) and max_steps >= 1):
         problems.append(
-            f"trainer.max_epochs=-1 needs trainer.max_steps >= 1 (got {max_steps}), or the run"
-            " never ends."
+            Problem(
+                f"trainer.max_epochs=-1 needs trainer.max_steps >= 1 (got {max_steps}), or the"
+                " run never ends.",
+                ["trainer.max_epochs", "trainer.max_steps"],
+                value=max_epochs,
+            )
         )
     fast_dev_run = trainer.get("fast_dev_run", False)
     if not isinstance(fast_dev_run, bool) and isinstance(fast_dev_run, int) and fast_dev_run < 0:
-        problems.append(f"trainer.fast_dev_run={fast_dev_run} must be >= 0 (or true/false).")
+        problems.append(
+            Problem(
+                f"trainer.fast_dev_run={fast_dev_run} must be >= 0 (or true/false).",
+                key="trainer.fast_dev_run",
+                value=fast_dev_run,
+            )
+        )
     if "devices" in trainer:
         problems += _devices_problems(trainer["devices"])
     interval = trainer.get("val_check_interval")
     if isinstance(interval, float) and not 0 < interval <= 1:
         problems.append(
-            f"trainer.val_check_interval={interval}: a float is a fraction of an epoch, in "
-            "(0, 1]; give an int for a number of batches (e.g. 50)."
+            Problem(
+                f"trainer.val_check_interval={interval}: a float is a fraction of an epoch, in "
+                "(0, 1]; give an int for a number of batches (e.g. 50).",
+                key="trainer.val_check_interval",
+                value=interval,
+            )
         )
     accelerator = trainer.get("accelerator", "auto")
     if isinstance(accelerator, str):
         known = _accelerators()
         if accelerator not in known:
             problems.append(
-                f"trainer.accelerator={accelerator!r} is not an accelerator Lightning knows "
-                f"({', '.join(known)}).{did_you_mean(accelerator, known)}"
+                Problem(
+                    f"trainer.accelerator={accelerator!r} is not an accelerator Lightning knows "
+                    f"({', '.join(known)}).",
+                    key="trainer.accelerator",
+                    value=accelerator,
+                    fix=did_you_mean(accelerator, known),
+                )
             )
     return problems
 
@@ -243,6 +272,11 @@ def _devices_problems(devices: Any) -> list[str]:
         if devices.strip() == "-1":
             return []
     return [
-        f"trainer.devices={devices!r} is not a device spec: use auto, a count such as 2 (-1 for"
-        " all), a list of indices such as [0,1], or a string such as '0,1'."
+        Problem(
+            f"trainer.devices={devices!r} is not a device spec.",
+            key="trainer.devices",
+            value=devices,
+            fix="Use auto, a count such as 2 (-1 for all), a list of indices such as [0,1], or a"
+            " string such as '0,1'.",
+        )
     ]

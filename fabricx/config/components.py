@@ -88,8 +88,12 @@ class Checker:
         target = node.get("_target_")
         if not isinstance(target, str) or not target:
             self.problems.append(
-                f"{key}._target_ must name a class or function, e.g. mypackage.module.Class "
-                f"(got {target!r})."
+                Problem(
+                    f"{key}._target_ must name a class or function, e.g. mypackage.module.Class "
+                    f"(got {target!r}).",
+                    key=f"{key}._target_",
+                    value=target,
+                )
             )
             return None
         if (key, target) not in self._imported:
@@ -134,7 +138,9 @@ class Checker:
         try:
             sig = signature_of(target, obj)
         except TargetError as err:
-            self.problems.append(f"{key}._target_={target}: {err}.")
+            self.problems.append(
+                Problem(f"{key}._target_={target}: {err}.", key=f"{key}._target_", value=target)
+            )
             return None
         if group is not None:
             self._check_builds(sig, key, group.builds, f"the {group.key} group")
@@ -144,16 +150,26 @@ class Checker:
         for name in UNSUPPORTED:
             if name in node:
                 self.problems.append(
-                    f"{key}.{name}: fabricx builds a nested _target_ node only where the "
-                    "parameter's type hint asks for an object, and passes data as plain "
-                    f"lists and dicts; remove {name}."
+                    Problem(
+                        f"{key}.{name}: fabricx builds a nested _target_ node only where the "
+                        "parameter's type hint asks for an object, and passes data as plain "
+                        f"lists and dicts; remove {name}.",
+                        key=f"{key}.{name}",
+                        value=node[name],
+                    )
                 )
         partial = bool(node.get("_partial_", False))
         later = completed_later(sig.params, group)
         positional = [p for p in sig.params.values() if p.kind.name != "KEYWORD_ONLY"]
         args = node.get("_args_") or []
         if not isinstance(args, list):
-            self.problems.append(f"{key}._args_ must be a list of positional arguments.")
+            self.problems.append(
+                Problem(
+                    f"{key}._args_ must be a list of positional arguments.",
+                    key=f"{key}._args_",
+                    value=args,
+                )
+            )
             args = []
         for i, value in enumerate(args):  # positional arguments: checked like keywords
             param = positional[i] if i < len(positional) else None
@@ -165,7 +181,13 @@ class Checker:
         for name in given:
             full = f"{key}.{name}"
             if name in supplied:
-                self.problems.append(f"{full} is set by fabricx from {supplied[name]}; remove it.")
+                self.problems.append(
+                    Problem(
+                        f"{full} is set by fabricx from {supplied[name]}; remove it.",
+                        key=full,
+                        value=node[name],
+                    )
+                )
                 continue
             param = sig.params.get(name)
             if param is None:
@@ -176,11 +198,23 @@ class Checker:
                 hint = did_you_mean(name, settable) or (
                     f" It takes: {', '.join(settable)}." if settable else " It takes none."
                 )
-                self.problems.append(f"{full}: {target} has no parameter {name!r}.{hint}")
+                self.problems.append(
+                    Problem(
+                        f"{full}: {target} has no parameter {name!r}.",
+                        key=full,
+                        value=node[name],
+                        fix=hint,
+                    )
+                )
                 continue
             if not param.by_keyword:
                 self.problems.append(
-                    f"{full}: {target} takes {name!r} positionally only; give it in {key}._args_."
+                    Problem(
+                        f"{full}: {target} takes {name!r} positionally only.",
+                        key=full,
+                        value=node[name],
+                        fix=f"Give it in {key}._args_.",
+                    )
                 )
                 continue
             if not param.required and _same(node[name], param.default):
@@ -194,8 +228,9 @@ class Checker:
                     self.problems.append(
                         Problem(
                             f"{key}.{name} is required: {target}({sig.describe(name)}) has no "
-                            f"default; set {key}.{name}=<value>.",
-                            [f"{key}.{name}"],
+                            "default.",
+                            key=f"{key}.{name}",
+                            fix=f"Set {key}.{name}=<value>.",
                         )
                     )
         if len(self.problems) == before:
@@ -215,6 +250,8 @@ class Checker:
         try:
             hook(**arguments)
         except (ValueError, TypeError) as err:
+            # The hook's message is the component's own text: the arguments it names are the
+            # keys (the only place a problem's keys come from its text: a user's exception).
             names = [n for n in arguments if n in str(err)]
             self.problems.append(
                 Problem(f"{key}: {err} ({node['_target_']})", [f"{key}.{n}" for n in names])
@@ -228,10 +265,14 @@ class Checker:
         if is_node(value):
             if annotation is not EMPTY and is_data_type(annotation):
                 self.problems.append(
-                    f"{key}: a _target_ node here would not be built: "
-                    f"{sig.target if sig else 'the parameter'} takes {name}: "
-                    f"{type_name(annotation)} (data). Remove _target_, or give the parameter "
-                    "the type of the object it takes."
+                    Problem(
+                        f"{key}: a _target_ node here would not be built: "
+                        f"{sig.target if sig else 'the parameter'} takes {name}: "
+                        f"{type_name(annotation)} (data).",
+                        key=key,
+                        fix="Remove _target_, or give the parameter the type of the object it "
+                        "takes.",
+                    )
                 )
                 return
             self.node(value, key, expected=annotation)
@@ -241,13 +282,20 @@ class Checker:
             return
         if not is_finite_data(value):
             self.problems.append(
-                f"{key}={value!r}: NaN and infinite numbers are not accepted; give a finite number."
+                Problem(
+                    f"{key}={value!r}: NaN and infinite numbers are not accepted.",
+                    key=key,
+                    value=value,
+                    fix="Give a finite number.",
+                )
             )
             return
         _, problem = check_value(value, annotation)
         if problem:
             where = f"{sig.target}({sig.describe(name)})" if sig else type_name(annotation)
-            self.problems.append(f"{key}={value!r}: {problem}. Parameter: {where}.")
+            self.problems.append(
+                Problem(f"{key}={value!r}: {problem}. Parameter: {where}.", key=key, value=value)
+            )
 
     def _nested(self, value: Any, key: str, annotation: Any) -> None:
         """Nested nodes inside lists or mappings: each checked against the item's type."""
@@ -255,9 +303,13 @@ class Checker:
         item = items[1] if isinstance(value, dict) else items[0]
         if not is_node(value) and not builds_items(annotation, item):
             self.problems.append(
-                f"{key}: holds a _target_ node that would not be built: the parameter takes "
-                f"{type_name(annotation)} (data). Remove _target_, or type the parameter with "
-                "the class it holds (e.g. dict[str, MyClass])."
+                Problem(
+                    f"{key}: holds a _target_ node that would not be built: the parameter takes "
+                    f"{type_name(annotation)} (data).",
+                    key=key,
+                    fix="Remove _target_, or type the parameter with the class it holds (e.g. "
+                    "dict[str, MyClass]).",
+                )
             )
             return
         if isinstance(value, dict) and not is_node(value):
@@ -277,8 +329,12 @@ class Checker:
         if built is False:
             names = " or ".join(b.rsplit(".", 1)[-1] for b in bases)
             self.problems.append(
-                f"{key}._target_={sig.target} builds a {type_name(sig.returns)}, but {what} "
-                f"needs a {names} ({' or '.join(bases)})."
+                Problem(
+                    f"{key}._target_={sig.target} builds a {type_name(sig.returns)}, but {what} "
+                    f"needs a {names} ({' or '.join(bases)}).",
+                    key=f"{key}._target_",
+                    value=sig.target,
+                )
             )
 
     def _check_fits(self, sig: Signature, node: dict[str, Any], key: str, expected: Any) -> None:
@@ -289,8 +345,12 @@ class Checker:
             return
         if builds_instance_of(sig, classes) is False:
             self.problems.append(
-                f"{key}._target_={sig.target} builds a {type_name(sig.returns)}, but the "
-                f"parameter takes {type_name(expected)}."
+                Problem(
+                    f"{key}._target_={sig.target} builds a {type_name(sig.returns)}, but the "
+                    f"parameter takes {type_name(expected)}.",
+                    key=f"{key}._target_",
+                    value=sig.target,
+                )
             )
 
     @staticmethod
@@ -366,7 +426,7 @@ def _resolved(cfg: DictConfig, key: str, checker: Checker) -> Any:
     try:
         node = OmegaConf.select(cfg, key, throw_on_missing=True)
     except OmegaConfBaseException as err:
-        checker.problems.append(f"{key}: {str(err).splitlines()[0]}")
+        checker.problems.append(Problem(f"{key}: {str(err).splitlines()[0]}", key=key))
         return None
     if node is None:
         return None  # model=none, scheduler=none; a required group is reported by its check
@@ -383,7 +443,7 @@ def _resolved(cfg: DictConfig, key: str, checker: Checker) -> Any:
         return None  # fabricx.config.typed names the key that has no value, once
     except OmegaConfBaseException as err:
         full = getattr(err, "full_key", None) or key
-        checker.problems.append(f"{full}: {str(err).splitlines()[0]}")
+        checker.problems.append(Problem(f"{full}: {str(err).splitlines()[0]}", key=full))
         return None
 
 
@@ -403,15 +463,21 @@ def _check_task(checker: Checker, nodes: dict[str, Any], facts: TaskFacts) -> No
                 supplied[name] = f"the {group} group ({group}=...)"
                 if nodes.get(group) is None and sig.params[name].required:
                     checker.problems.append(
-                        f"{group}=none but task._target_={node['_target_']} requires "
-                        f"{sig.describe(name)}: choose a {group} option (e.g. {group}="
-                        f"{_EXAMPLE[group]})."
+                        Problem(
+                            f"{group}=none but task._target_={node['_target_']} requires "
+                            f"{sig.describe(name)}: choose a {group} option (e.g. {group}="
+                            f"{_EXAMPLE[group]}).",
+                            [group, "task._target_"],
+                        )
                     )
             elif nodes.get(group) is not None:
                 checker.problems.append(
-                    f"{group}: task._target_={node['_target_']} takes no {name!r} argument, so "
-                    f"the {group} group would go unused; set {group}=none (the task builds its"
-                    f" own), or give the task a {name!r} parameter."
+                    Problem(
+                        f"{group}: task._target_={node['_target_']} takes no {name!r} argument, "
+                        f"so the {group} group would go unused; set {group}=none (the task "
+                        f"builds its own), or give the task a {name!r} parameter.",
+                        [group, "task._target_"],
+                    )
                 )
     checker.node(node, "task", Group("task", TASK.builds, supplied))
     facts.target = node["_target_"]

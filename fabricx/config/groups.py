@@ -63,7 +63,7 @@ TRAINER_OWNED = {
     "enable_progress_bar": "callbacks.progress_bar (rich, tqdm or none)",
 }
 
-# Logger arguments fabricx sets for the loggers it knows (fabricx.build.loggers fills them
+# Logger arguments fabricx sets for the loggers it knows (fabricx.builders.loggers fills them
 # from the run directory), so every run has one tracker run of its own that a resume
 # continues. Keyed by the base class's dotted name; any other logger gets `save_dir`.
 LOGGER_SUPPLIED = {

@@ -18,7 +18,7 @@ import functools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from fabricx.errors import ConfigError
+from fabricx.errors import ConfigError, Problem
 
 
 def target_allowed(target: str, prefixes: Iterable[str]) -> bool:
@@ -38,13 +38,15 @@ def _targets(node: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _targets(value, f"{path}[{i}]")
 
 
-def refusal(key: str, target: str, prefixes: list[str]) -> str:
-    """The message for a `_target_` outside the allowed modules, with the way to allow it."""
+def refusal(key: str, target: str, prefixes: list[str]) -> Problem:
+    """The problem for a `_target_` outside the allowed modules, with the way to allow it."""
     root = target.split(".")[0]
-    return (
-        f"{key}._target_={target!r} is outside the allowed modules {prefixes}. If you trust "
-        f"it, add its package: extra_target_prefixes=[{root}], or list it under "
-        "[tool.fabricx] target-prefixes in your project's pyproject.toml."
+    return Problem(
+        f"{key}._target_={target!r} is outside the allowed modules {prefixes}.",
+        key=f"{key}._target_",
+        value=target,
+        fix=f"If you trust it, add its package: extra_target_prefixes=[{root}], or list it "
+        "under [tool.fabricx] target-prefixes in your project's pyproject.toml.",
     )
 
 
@@ -57,7 +59,7 @@ def check_targets(node: Any, prefixes: list[str], path: str = "") -> None:
 
 def resolve_target(target: str, prefixes: list[str], key: str) -> Any:
     """The object `target` names, imported only if allowed, and refused unless it is
-    defined in an allowed module too (`fabricx.runs.Path` is pathlib's, whatever the path
+    defined in an allowed module too (`fabricx.runs.directory.Path` is pathlib's, whatever the path
     says).
 
     Raises:
@@ -70,7 +72,9 @@ def resolve_target(target: str, prefixes: list[str], key: str) -> Any:
     try:
         obj = import_target(target)
     except TargetError as err:
-        raise ConfigError(f"{key}._target_={target}: {err}.") from None
+        raise ConfigError(
+            Problem(f"{key}._target_={target}: {err}.", key=f"{key}._target_", value=target)
+        ) from None
     home = getattr(obj, "__module__", None)
     if not isinstance(home, str) or not target_allowed(home, prefixes):
         raise ConfigError(

@@ -23,6 +23,7 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+from fabricx import internals
 from fabricx.errors import Problem, did_you_mean
 
 
@@ -47,7 +48,7 @@ def set_aside_unresolvable(
         if _points_into(err, list(unfilled)):
             silent.append(key)
         else:
-            problems.append(Problem(_explain(key, raw, err), [key]))
+            problems.append(Problem(_explain(key, raw, err), key=key, value=raw))
         _reset(parent, leaf)
     return problems, silent
 
@@ -55,24 +56,22 @@ def set_aside_unresolvable(
 def _walk(node: Any, path: str, failures: list) -> None:
     keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
     for k in list(keys):
-        child = node._get_node(k)
         if not path:
             key = str(k)
         else:
             key = f"{path}.{k}" if isinstance(node, DictConfig) else f"{path}[{k}]"
-        if child is None:
-            continue
-        if child._is_interpolation():
+        if OmegaConf.is_interpolation(node, k):
             try:
                 node[k]
             except (InterpolationToMissingValueError, ValidationError):
                 pass  # a value filled later (the task's metric) or a type problem: not ours
             except InterpolationResolutionError as err:
-                failures.append((node, k, key, str(child._value()), err))
-        elif isinstance(child, (DictConfig, ListConfig)) and not (
-            child._is_missing() or child._is_none()
-        ):
-            _walk(child, key, failures)
+                raw = OmegaConf.to_container(node, resolve=False)[k]  # type: ignore[index]
+                failures.append((node, k, key, str(raw), err))
+        elif not OmegaConf.is_missing(node, k):
+            child = node[k]  # no interpolation: nothing is resolved; None when null
+            if isinstance(child, (DictConfig, ListConfig)):
+                _walk(child, key, failures)
 
 
 def _points_into(err: Exception, components: list[str]) -> bool:
@@ -94,7 +93,7 @@ def _explain(key: str, raw: str, err: Exception) -> str:
     if isinstance(err, UnsupportedInterpolationType):
         match = re.search(r"type (\S+)", text)
         name = match.group(1) if match else "?"
-        known = sorted(_resolvers())
+        known = sorted(internals.resolver_names())
         return (
             f"{key}={raw}: there is no resolver named '{name}'. Resolvers: {', '.join(known)}."
             f"{did_you_mean(name, known)}"
@@ -109,12 +108,6 @@ def _explain(key: str, raw: str, err: Exception) -> str:
             "(fabricx config prints them all)."
         )
     return f"{key}={raw}: {text}."
-
-
-def _resolvers() -> list[str]:
-    from omegaconf.basecontainer import BaseContainer
-
-    return list(BaseContainer._resolvers)
 
 
 def _reset(parent: Any, leaf: Any) -> None:

@@ -18,6 +18,27 @@ def conf_dir() -> Path:
     )
 
 
+# A recipe is a folder under recipes/: its config, its published source, its latest verdict.
+RECIPE_FILE = "recipe.yaml"
+
+
+def recipes_dir() -> Path:
+    """The packaged `recipes/` (inside the wheel) or the repository's (editable install)."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "recipes", package.parent / "recipes"):
+        if candidate.is_dir():
+            return candidate
+    raise FabricxError(
+        f"fabricx's recipes/ directory was not found beside {package}; reinstall fabricx."
+    )
+
+
+def recipe_files(directory: Path | None = None) -> dict[str, Path]:
+    """Recipe name -> its recipe.yaml, for every recipe folder."""
+    root = directory or recipes_dir()
+    return {p.parent.name: p for p in sorted(root.glob(f"*/{RECIPE_FILE}"))}
+
+
 def user_config_dirs(config_dir: str | None = None) -> list[Path]:
     """The user's config folders, searched beside conf/: --config-dir, then the project's
     (`[tool.fabricx] config-dir`)."""
@@ -45,7 +66,8 @@ def group_options(group: str, config_dir: str | None = None) -> list[str] | None
     Hydra: it is only needed to explain a failed composition.
     """
     dirs = [conf_dir() / group] + [d / group for d in user_config_dirs(config_dir)]
-    if not any(d.is_dir() for d in dirs):
+    recipes = list(recipe_files()) if group == "recipe" else []
+    if not recipes and not any(d.is_dir() for d in dirs):
         return None
     names = {p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")}
-    return sorted(names)
+    return sorted(names | set(recipes))

@@ -1,15 +1,13 @@
 """Turn Hydra and OmegaConf failures into one line per problem: key, source, closest names.
 
-Hydra stops at the first bad override and its messages name neither the argument nor a fix.
-`diagnose` composes again override by override to blame the argument that broke composition;
-`with_source` says where a schema check's key came from.
+`with_source` says where a schema check's key came from; fabricx.launch.diagnose blames the
+command-line argument that broke Hydra's composition.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -21,27 +19,28 @@ from omegaconf.errors import (
     ValidationError,
 )
 
-from fabricx.config.paths import group_options
-from fabricx.errors import did_you_mean
-
-Compose = Callable[[list[str]], Any]
+from fabricx.errors import Problem, did_you_mean
 
 
 def with_source(
     problem: str, overrides: list[str], choices: dict[str, str], cfg: DictConfig
-) -> str:
-    """Add where a schema check's key came from: an override, an interpolation, or a file.
+) -> Problem:
+    """The problem with where its key's value came from: an override, an interpolation, or
+    a file. Read from the problem's `keys`, never from its text.
 
     Args:
-        problem: the check's message, which starts with the key it is about.
+        problem: a check's Problem; a plain string is taken as about the key it starts with
+            (the convention every check's message follows).
         overrides: the command line's overrides.
         choices: group -> chosen option (Hydra's runtime.choices).
         cfg: the composed config, to see whether the key's value is an interpolation.
     """
-    if "(from " in problem:
-        return problem
-    keys = getattr(problem, "keys", ())
-    key = keys[0] if keys else problem.split("=", 1)[0].split(":", 1)[0].split(" ", 1)[0]
+    if not isinstance(problem, Problem):
+        problem = Problem(problem)
+    if problem.source is not None or (problem.key is None and "(from " in problem):
+        return problem  # the check said where it came from itself
+    keys = problem.keys or (_leading_key(problem),)
+    key = keys[0]
     group = key.split(".", 1)[0]
     source = "the primary config"
     if choices.get(group):
@@ -49,25 +48,31 @@ def with_source(
     interpolation = _interpolation_of(cfg, key)
     if interpolation:
         source = f"{interpolation}: set the key it points to"
-    # A check may name several keys ("a=1 and b=2 must ..."): any override it names is the source.
-    named = [
-        line
-        for line in overrides
-        if _key_of(line) in keys or re.search(_names_key(_key_of(line)), problem)
-    ]
+    # A rule may be about several keys (a=1 and b=2 must ...): every override of one is named.
+    named = [line for line in overrides if any(_sets(_key_of(line), k) for k in keys)]
     if named:
         source = " and ".join(f"command-line override '{as_typed(line)}'" for line in named)
-    # "x must be > 0." -> "x must be > 0 (from ...)."; a closing "?" stays where it is.
-    if problem.endswith("."):
-        return f"{problem[:-1]} (from {source})."
-    return f"{problem} (from {source})"
+    return problem.replace(source=source)
 
 
-def _names_key(key: str) -> str:
-    """A pattern for a problem that names `key`: the key itself, and for a key override
+def problem_key(problem: str) -> str:
+    """The key `problem` is about: its `key` field; for a plain string (no structure) the
+    key it starts with."""
+    key = getattr(problem, "key", None)
+    return key if key is not None else _leading_key(problem)
+
+
+def _leading_key(text: str) -> str:
+    """The key a plain-string problem starts with: `optim.lr=-1 must ...` -> `optim.lr`."""
+    return text.split("=", 1)[0].split(":", 1)[0].split(" ", 1)[0]
+
+
+def _sets(overridden: str, key: str) -> bool:
+    """Whether an override of `overridden` sets `key`: the key itself, and for a key override
     (`model.widths`, not a group choice like `optim`) the items and keys inside it."""
-    inside = r".\[" if "." in key else ""
-    return rf"(^|\W){re.escape(key)}[=: {inside}]"
+    if overridden == key:
+        return True
+    return "." in overridden and key.startswith((f"{overridden}.", f"{overridden}["))
 
 
 def as_typed(override: str) -> str:
@@ -85,88 +90,18 @@ def _interpolation_of(cfg: DictConfig, key: str) -> str | None:
     parent, _, leaf = key.rpartition(".")
     try:
         node = OmegaConf.select(cfg, parent) if parent else cfg
-        child = node._get_node(leaf) if isinstance(node, DictConfig) else None
+        if not isinstance(node, DictConfig) or not OmegaConf.is_interpolation(node, leaf):
+            return None
     except Exception:  # a key that does not resolve has no interpolation to report
         return None
-    return str(child._value()) if child is not None and child._is_interpolation() else None
+    return str(OmegaConf.to_container(node, resolve=False)[leaf])
 
 
-def diagnose(
-    compose: Compose, overrides: list[str], config_dir: str | None, err: Exception
-) -> tuple[list[str], list[str] | None]:
-    """Find which overrides broke composition, by composing with each one alone.
-
-    Returns:
-        (the problems, the overrides that compose together), so the rest of the config can
-        still be checked; None instead of a list when even the config files do not compose.
-
-    Args:
-        compose: composes the config with a list of overrides (raises what Hydra raises).
-        overrides: the command line's overrides.
-        config_dir: the user's --config-dir, whose options count as valid.
-        err: the error of the composition with every override.
-    """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    problems: list[str] = []
-    good_groups: list[str] = []
-    values: list[Any] = []
-    for o in parsed:
-        key = o.get_key_element()
-        options = group_options(o.key_or_group, config_dir) if "." not in o.key_or_group else None
-        if options is None:
-            values.append(o)
-            continue
-        chosen = o.value()
-        chosen = list(chosen) if isinstance(chosen, list) else [chosen]
-        bad = [str(c) for c in chosen if str(c) not in options]
-        if bad:
-            problems += [
-                f"{key}={b}: '{o.key_or_group}' has no option '{b}' (command-line override "
-                f"'{as_typed(o.input_line)}'). Options: {', '.join(options)}."
-                f"{did_you_mean(b, options)}"
-                for b in bad
-            ]
-        else:
-            good_groups.append(o.input_line)
-    try:
-        compose(good_groups)
-    except Exception as base_err:  # the config files themselves are broken
-        return [*problems, _hydra_problem(base_err, "the composed config files")], None
-    usable = list(good_groups)
-    for o in values:
-        try:
-            compose([*good_groups, o.input_line])
-        except Exception as one_err:  # this override alone breaks composition
-            source = f"command-line override '{as_typed(o.input_line)}'"
-            problems.append(_hydra_problem(one_err, source))
-        else:
-            usable.append(o.input_line)
-    if not problems:  # together they fail, one by one they do not
-        return [_hydra_problem(err, "the command line")], None
-    return problems, usable
-
-
-def _hydra_problem(err: Exception, source: str) -> str:
-    """One line for a Hydra/OmegaConf composition error: key, source, closest names."""
-    cause: BaseException | None = err
-    # Hydra re-raises some OmegaConf errors inside `except` without `from`: follow both links.
-    while cause is not None and not isinstance(cause, OmegaConfBaseException):
-        cause = cause.__cause__ or cause.__context__
-    if isinstance(cause, OmegaConfBaseException):
-        first = str(err).splitlines()[0]
-        if first.startswith("In '"):  # "In 'optim/badopt': ..." names the YAML file
-            source = f"config file {first[4:].split(chr(39), 1)[0]}.yaml"
-        return omegaconf_problem(cause, source)
-    first = str(err).splitlines()[0]
-    if "Could not find" in first:  # a defaults-list entry names a missing option
-        return f"{first.split(': ', 1)[-1]} (from {source}). Check the option name."
-    return f"{first} (from {source})"
-
-
-def omegaconf_problem(err: OmegaConfBaseException, source: str) -> str:
+def omegaconf_problem(err: OmegaConfBaseException, source: str | None = None) -> Problem:
+    """One Problem for an OmegaConf error: its key, value, message, fix and (when known) the
+    source of the value; None leaves the source to `with_source`."""
     key = getattr(err, "full_key", None) or "?"
+    value = getattr(err, "value", None)
     message = str(getattr(err, "msg", None) or err).splitlines()[0]
     if isinstance(err, (ConfigKeyError, ConfigAttributeError)):
         parent_type = getattr(err, "object_type", None)
@@ -174,13 +109,18 @@ def omegaconf_problem(err: OmegaConfBaseException, source: str) -> str:
         leaf = key.rsplit(".", 1)[-1]
         where = f"'{key.rsplit('.', 1)[0]}'" if "." in key else "the top level"
         hint = did_you_mean(leaf, names) or (f" Valid keys: {', '.join(names)}." if names else "")
-        return f"{key}: no such key in {where} (from {source}).{hint}"
+        return Problem(f"{key}: no such key in {where}.", key=key, fix=hint, source=source)
     if isinstance(err, MissingMandatoryValue):
-        return f"{key} is required but has no value (from {source}); set {key}=<value>."
+        return Problem(
+            f"{key} is required but has no value.",
+            key=key,
+            fix=f"Set {key}=<value>.",
+            source=source,
+        )
     if isinstance(err, ValidationError):
-        expected = _expected_type(err)
-        return f"{key}: {message} (from {source}).{expected}"
-    return f"{key}: {message} (from {source})"
+        fix = _expected_type(err)
+        return Problem(f"{key}: {message}", key=key, value=value, fix=fix, source=source)
+    return Problem(f"{key}: {message}", key=key, value=value, source=source)
 
 
 def _expected_type(err: ValidationError) -> str:

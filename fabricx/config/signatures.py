@@ -19,6 +19,7 @@ import importlib
 import inspect
 import json
 import math
+import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,7 +27,13 @@ from typing import Any, Literal, Union
 
 from fabricx.errors import did_you_mean
 
+if sys.version_info >= (3, 13):
+    from typing import is_protocol
+else:
+    from typing_extensions import is_protocol
+
 EMPTY = inspect.Parameter.empty
+ParameterKind = type(inspect.Parameter.POSITIONAL_ONLY)  # inspect's enum of parameter kinds
 
 
 class TargetError(Exception):
@@ -38,7 +45,7 @@ class Param:
     """One parameter of a target's signature."""
 
     name: str
-    kind: inspect._ParameterKind
+    kind: ParameterKind
     default: Any
     annotation: Any  # a type, or EMPTY when unannotated or not resolvable here
 
@@ -245,7 +252,7 @@ def object_classes(annotation: Any) -> list[type] | None:
     if origin is not None:  # Callable[...], Iterable[...], type[...]: not a class check
         return None
     if isinstance(annotation, type):
-        if getattr(annotation, "_is_protocol", False):
+        if is_protocol(annotation):
             return None
         return [annotation]
     return None

@@ -20,6 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from fabricx.errors import Problem
+
+# The modules whose classes a config may name without extra_target_prefixes.
+DEFAULT_TARGET_PREFIXES = ["fabricx", "torch", "lightning", "torchmetrics", "transformers"]
+
 OPT_IN_KEY = "allow_unsafe_targets"
 
 # Callables (a module, or a module's callable) that load code or pickles, run commands, or
@@ -67,10 +72,12 @@ UNSAFE_TARGETS: dict[str, str] = {
     "fabricx.config": "builds anything a config names",
     "fabricx.cli": "runs fabricx commands",
     "fabricx.api": "runs fabricx commands",
-    "fabricx.runner": "runs fabricx jobs",
-    "fabricx.hydra_main": "runs fabricx jobs",
+    "fabricx.launch": "runs fabricx jobs",
+    "fabricx.verbs": "runs fabricx jobs and writes files",
+    "fabricx.stages": "runs fabricx stages and writes files",
     "fabricx.sweep": "runs fabricx jobs",
-    "fabricx.init": "writes files",
+    "fabricx.runs": "writes files",
+    "fabricx.internals": "reaches into libraries' private APIs",
     "fabricx.atomic": "writes files",
     "fabricx.data.download": "writes files anywhere",
 }
@@ -120,7 +127,9 @@ def unsafe_target_reason(names: Iterable[str], node: dict[str, Any]) -> tuple[st
     return None
 
 
-def unsafe_problems(node: dict[str, Any], obj: Any, key: str, opt_ins: Iterable[str]) -> list[str]:
+def unsafe_problems(
+    node: dict[str, Any], obj: Any, key: str, opt_ins: Iterable[str]
+) -> list[Problem]:
     """Why the `_target_` node at `key` (whose callable is `obj`) may not run, if it may not.
 
     Its own arguments are checked too (trust_remote_code=true, weights_only=false, ...);
@@ -135,20 +144,27 @@ def unsafe_problems(node: dict[str, Any], obj: Any, key: str, opt_ins: Iterable[
     found = unsafe_target_reason(names, node)
     if found is not None and not _opted_in([n for n in names if n], opt_ins):
         name, why = found
-        problems.append(refusal(f"{key}._target_={target}", why, name))
+        problems.append(refusal(f"{key}._target_={target}", why, name, f"{key}._target_", target))
     elif _library_function(target, obj, node) and not _opted_in([target], opt_ins):
         problems.append(
-            f"{key}._target_={target} is a function, not a class: from fabricx, torch, "
-            "lightning, torchmetrics and transformers fabricx builds classes only, since their "
-            "functions can run commands or load pickles (torch.utils.collect_env.run does). "
-            "Name a class (torch.nn.ReLU, not torch.nn.functional.relu), wrap the function in "
-            f"your own module, or opt in on the command line: {OPT_IN_KEY}=[{target}]."
+            Problem(
+                f"{key}._target_={target} is a function, not a class: from fabricx, torch, "
+                "lightning, torchmetrics and transformers fabricx builds classes only, since "
+                "their functions can run commands or load pickles (torch.utils.collect_env.run "
+                "does).",
+                key=f"{key}._target_",
+                value=target,
+                fix="Name a class (torch.nn.ReLU, not torch.nn.functional.relu), wrap the "
+                f"function in your own module, or opt in on the command line: "
+                f"{OPT_IN_KEY}=[{target}].",
+            )
         )
     for argument, (unsafe_value, why) in UNSAFE_ARGUMENTS.items():
         if argument in node and node[argument] == unsafe_value and argument not in opt_ins:
             if argument == "weights_only" and found is not None:
                 continue  # said once, with the target
-            problems.append(refusal(f"{key}.{argument}={str(unsafe_value).lower()}", why, argument))
+            what = f"{key}.{argument}={str(unsafe_value).lower()}"
+            problems.append(refusal(what, why, argument, f"{key}.{argument}", unsafe_value))
     return problems
 
 
@@ -157,8 +173,6 @@ def _library_function(target: str, obj: Any, node: dict[str, Any]) -> bool:
     default (a denylist cannot know every function there that runs code)."""
     import inspect
 
-    from fabricx.config.schema.train import DEFAULT_TARGET_PREFIXES
-
     if obj is None or inspect.isclass(obj):
         return False
     if any(_within(target, t) for t in WEIGHTS_ONLY_TARGETS) and node.get("weights_only") is True:
@@ -166,12 +180,20 @@ def _library_function(target: str, obj: Any, node: dict[str, Any]) -> bool:
     return any(_within(target, prefix) for prefix in DEFAULT_TARGET_PREFIXES)
 
 
-def refusal(what: str, why: str, name: str) -> str:
-    """The message for an unsafe callable or argument, with the explicit way to allow it."""
-    return (
-        f"{what} is refused: it {why}. fabricx never runs it from a config unless you opt "
-        f"in on the command line: {OPT_IN_KEY}=[{name}] (only if you trust every file this "
-        "command reads)."
+def refusal(what: str, why: str, name: str, key: str | None = None, value: Any = None) -> Problem:
+    """The problem for an unsafe callable or argument, with the explicit way to allow it.
+
+    Args:
+        what: `key=value` as the message shows it.
+        name: what to list in the opt-in.
+        key, value: the refused key and its value, as the Problem's fields.
+    """
+    return Problem(
+        f"{what} is refused: it {why}.",
+        key=key,
+        value=value,
+        fix=f"fabricx never runs it from a config unless you opt in on the command line: "
+        f"{OPT_IN_KEY}=[{name}] (only if you trust every file this command reads).",
     )
 
 

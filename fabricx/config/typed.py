@@ -10,7 +10,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
 from fabricx.config.problems import omegaconf_problem
-from fabricx.errors import ConfigError, did_you_mean
+from fabricx.errors import ConfigError, Problem, did_you_mean
 
 
 def to_typed(cfg: DictConfig) -> Any:
@@ -21,7 +21,7 @@ def to_typed(cfg: DictConfig) -> Any:
     """
     problems = list(_unknown_keys(cfg))
     problems += [
-        f"{key} is required but has no value; set it, e.g. {key}=<value>."
+        Problem(f"{key} is required but has no value.", key=key, fix=f"Set it, e.g. {key}=<value>.")
         for key in _missing_keys(cfg)
     ]
     if not problems:
@@ -36,7 +36,7 @@ def to_typed(cfg: DictConfig) -> Any:
     except ConfigError:
         raise
     except OmegaConfBaseException as err:
-        raise ConfigError(omegaconf_problem(err, "config")) from None
+        raise ConfigError(omegaconf_problem(err)) from None
 
 
 def _convert_problems(node: DictConfig, key: str) -> list[str]:
@@ -45,9 +45,9 @@ def _convert_problems(node: DictConfig, key: str) -> list[str]:
     except ConfigError as err:
         return err.problems
     except InterpolationResolutionError as err:
-        return [f"{key}: {str(err).splitlines()[0]}"]
+        return [Problem(f"{key}: {str(err).splitlines()[0]}", key=key)]
     except OmegaConfBaseException as err:
-        return [omegaconf_problem(err, "config")]
+        return [omegaconf_problem(err)]
     return []
 
 
@@ -59,16 +59,13 @@ def _missing_keys(cfg: DictConfig | ListConfig, prefix: str = "") -> Iterable[st
     """
     keys = cfg.keys() if isinstance(cfg, DictConfig) else range(len(cfg))
     for key in keys:
-        node = cfg._get_node(key)
         full = f"{prefix}{key}" if isinstance(cfg, DictConfig) else f"{prefix.rstrip('.')}[{key}]"
-        if node._is_missing():
+        if OmegaConf.is_missing(cfg, key):
             yield full
-        elif (
-            isinstance(node, (DictConfig, ListConfig))
-            and not node._is_none()
-            and not node._is_interpolation()
-        ):
-            yield from _missing_keys(node, f"{full}.")
+        elif not OmegaConf.is_interpolation(cfg, key):
+            node = cfg[key]  # no interpolation: nothing is resolved; None when null
+            if isinstance(node, (DictConfig, ListConfig)):
+                yield from _missing_keys(node, f"{full}.")
 
 
 def _unknown_keys(cfg: DictConfig, prefix: str = "") -> Iterable[str]:
@@ -80,13 +77,26 @@ def _unknown_keys(cfg: DictConfig, prefix: str = "") -> Iterable[str]:
             if key not in fields:
                 full = f"{prefix}{key}"
                 hint = did_you_mean(str(key), fields) or f" Its keys: {', '.join(sorted(fields))}."
-                yield f"{full} is not a key of {schema.__name__}.{hint} Remove it."
+                yield Problem(
+                    f"{full} is not a key of {schema.__name__}.",
+                    key=full,
+                    value=_given(cfg, key),
+                    fix=f"{hint} Remove it.",
+                )
     for key in cfg:
         if OmegaConf.is_missing(cfg, key) or OmegaConf.is_interpolation(cfg, key):
             continue
-        child = cfg._get_node(key)
-        if isinstance(child, DictConfig) and not child._is_none():
+        child = cfg[key]  # neither missing nor an interpolation; None when null
+        if isinstance(child, DictConfig):
             yield from _unknown_keys(child, f"{prefix}{key}.")
+
+
+def _given(cfg: DictConfig, key: Any) -> Any:
+    """The value set at `key` as data, for a Problem; None for a node, ??? or ${...}."""
+    if OmegaConf.is_missing(cfg, key) or OmegaConf.is_interpolation(cfg, key):
+        return None
+    value = cfg[key]
+    return None if OmegaConf.is_config(value) else value
 
 
 def plain(cfg: DictConfig | ListConfig | Any) -> Any:

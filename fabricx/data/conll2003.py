@@ -9,6 +9,7 @@ valid.txt and test.txt.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,13 +17,14 @@ from annotated_types import Ge
 
 from fabricx.config.constraints import NonNegativeInt, PositiveInt
 from fabricx.data.conll import Sentence, check_tags, read_conll
+from fabricx.data.labels import IGNORE
 from fabricx.data.loaders import SplitLoaders
 from fabricx.data.text import read_utf8
 from fabricx.errors import DataError
 
-CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+# CoNLL-2003's tags in IOB2; a datamodule's `labels` default, and so the task's (${data.labels}).
+CONLL2003_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
 SPLIT_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
-IGNORE = -100
 
 
 def read_splits(folder: Path, labels: list[str]) -> dict[str, list[Sentence]]:
@@ -45,7 +47,7 @@ def tag_ids(labels: list[str], num_classes: int) -> dict[str, int]:
 
 def check_tag_count(labels: list[str] | None, num_classes: int, **_: object) -> None:
     """The tag set and the number of classes (the model's output size) must agree."""
-    labels = CONLL2003_LABELS if labels is None else labels
+    labels = list(CONLL2003_LABELS if labels is None else labels)
     if num_classes != len(labels):
         raise ValueError(
             f"num_classes={num_classes} but labels has {len(labels)} tags; make them agree."
@@ -95,7 +97,7 @@ class Conll2003DataModule(SplitLoaders):
         self,
         path: str,
         tokenizer: str,
-        labels: list[str] | None = None,
+        labels: Sequence[str] = CONLL2003_LABELS,
         max_length: Annotated[int, Ge(3)] = 128,
         batch_size: PositiveInt = 32,
         eval_batch_size: PositiveInt = 64,
@@ -106,7 +108,7 @@ class Conll2003DataModule(SplitLoaders):
         super().__init__()
         self.path = Path(path).expanduser()
         self.tokenizer_name = tokenizer
-        self.labels = list(labels or CONLL2003_LABELS)
+        self.labels = list(labels)
         self.label_ids = tag_ids(self.labels, num_classes)
         self.max_length = max_length
         self.batch_size = batch_size

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,11 +27,11 @@ from fabricx.config.constraints import NonNegativeInt, PositiveInt
 from fabricx.data.conll import Sentence
 from fabricx.data.conll2003 import (
     CONLL2003_LABELS,
-    IGNORE,
     check_tag_count,
     read_splits,
     tag_ids,
 )
+from fabricx.data.labels import IGNORE
 from fabricx.data.loaders import SplitLoaders
 from fabricx.errors import FabricxError
 
@@ -76,7 +77,7 @@ class Conll2003WordsDataModule(SplitLoaders):
     def __init__(
         self,
         path: str,
-        labels: list[str] | None = None,
+        labels: Sequence[str] = CONLL2003_LABELS,
         vocab_size: Annotated[int, Ge(3)] = 30000,
         char_vocab_size: Annotated[int, Ge(3)] = 128,
         min_freq: PositiveInt = 1,
@@ -90,7 +91,7 @@ class Conll2003WordsDataModule(SplitLoaders):
     ) -> None:
         super().__init__()
         self.path = Path(path).expanduser()
-        self.labels = list(labels or CONLL2003_LABELS)
+        self.labels = list(labels)
         self.label_ids = tag_ids(self.labels, num_classes)
         self.vocab_size = vocab_size
         self.char_vocab_size = char_vocab_size

@@ -13,7 +13,10 @@ import torch
 
 from fabricx.config.constraints import Fraction, NonNegativeInt, PositiveInt
 from fabricx.data.tensor_loader import TensorBatches, resident_batches, trainer_device
-from fabricx.errors import ConfigError
+from fabricx.errors import DataError
+
+# The shape of scikit-learn's digits: 8x8 images of the digits 0-9.
+NUM_FEATURES, NUM_CLASSES = 64, 10
 
 
 class DigitsDataModule(pl.LightningDataModule):
@@ -53,12 +56,26 @@ class DigitsDataModule(pl.LightningDataModule):
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @classmethod
-    def check_arguments(cls, val_fraction: float, test_fraction: float, **_: object) -> None:
-        """Checked by fabricx before any work: the held-out shares must leave training data."""
+    def check_arguments(
+        cls,
+        val_fraction: float,
+        test_fraction: float,
+        num_features: int = NUM_FEATURES,
+        num_classes: int = NUM_CLASSES,
+        **_: object,
+    ) -> None:
+        """Checked by fabricx before any work: the held-out shares must leave training data,
+        and the data's shape is the digits' own (known without loading them)."""
         if val_fraction + test_fraction >= 1.0:
             raise ValueError(
                 f"val_fraction + test_fraction = {val_fraction + test_fraction} leaves no "
                 "training data; lower one of them."
+            )
+        if (num_features, num_classes) != (NUM_FEATURES, NUM_CLASSES):
+            raise ValueError(
+                f"num_features={num_features} and num_classes={num_classes} do not match the "
+                f"digits data ({NUM_FEATURES} features, {NUM_CLASSES} classes); remove the "
+                "overrides."
             )
 
     def setup(self, stage: str | None = None) -> None:
@@ -69,7 +86,7 @@ class DigitsDataModule(pl.LightningDataModule):
 
         images, labels = load_digits(return_X_y=True)
         if images.shape[1] != self.num_features or len(set(labels)) != self.num_classes:
-            raise ConfigError(
+            raise DataError(  # check_arguments refuses such a config before any work
                 f"data.num_features={self.num_features} and data.num_classes={self.num_classes}"
                 f" do not match the digits data ({images.shape[1]} features,"
                 f" {len(set(labels))} classes); remove the overrides."

@@ -25,11 +25,6 @@ from fabricx.errors import DataError, FabricxError
 _CHUNK_BYTES = 1 << 20
 
 
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks (datasets need not fit in memory)."""
-    return file_digest(path, "sha256")
-
-
 def file_digest(path: Path, algorithm: str) -> str:
     """Hex digest of a file under `algorithm` ("sha256" or "md5"), read in 1 MiB chunks."""
     digest = _hasher(algorithm)

@@ -22,15 +22,13 @@ from fabricx.data.conll2003 import load_tokenizer
 from fabricx.data.download import extract_zip, fetch
 from fabricx.data.loaders import SplitLoaders
 from fabricx.data.text import read_utf8
-from fabricx.errors import ConfigError, DataError
+from fabricx.errors import DataError
 
 SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
 # The only published checksum of the archive is torchtext's MD5 (torchtext/datasets/sst2.py).
 SST2_MD5 = "9f81648d4199384278b86e315dac217c"
 SST2_ARCHIVE = "SST-2.zip"
 SST2_FOLDER = "SST-2"  # what the archive unpacks to
-# Rows (header excluded) of the official files: train 67,349, dev 872, test 1,821.
-SST2_ROWS = {"train.tsv": 67_349, "dev.tsv": 872, "test.tsv": 1_821}
 SPLIT_FILES = {"train": "train.tsv", "test": "dev.tsv"}  # val is held out of train.tsv
 HEADER = ["sentence", "label"]
 LABELS = ("0", "1")
@@ -137,9 +135,9 @@ class GlueSst2DataModule(SplitLoaders):
         num_classes: must be 2.
 
     Raises:
-        ConfigError: num_classes is not 2, or val_size leaves no training sentence.
-        DataError: a missing or malformed file (named, with the line), or a download whose
-            checksum does not match.
+        DataError: a missing or malformed file (named, with the line), a download whose
+            checksum does not match, or a val_size that leaves no training sentence.
+            (num_classes other than 2 is refused before, by its type: Literal[2].)
         FabricxError: the download failed.
 
     Example::
@@ -198,7 +196,7 @@ class GlueSst2DataModule(SplitLoaders):
         train = read_sst2_tsv(folder / SPLIT_FILES["train"])
         test = read_sst2_tsv(folder / SPLIT_FILES["test"])
         if self.val_size >= len(train[0]):
-            raise ConfigError(
+            raise DataError(
                 f"data.val_size={self.val_size} but {folder / 'train.tsv'} has {len(train[0])}"
                 " sentences, leaving none to train on; lower data.val_size."
             )

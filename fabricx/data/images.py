@@ -78,11 +78,10 @@ MNIST_SPLIT_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
-# CIFAR-10 python version (Krizhevsky 2009), from its author's page, which publishes the md5;
-# the sha256 of the same archive is the one Keras' cifar10.load_data checks.
+# CIFAR-10 python version (Krizhevsky 2009), from its author's page; the sha256 of the archive
+# is the one Keras' cifar10.load_data checks.
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
-CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # as published on the page; not checked
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
 
 Split = tuple[torch.Tensor, torch.Tensor]  # (images, labels)
@@ -111,14 +110,14 @@ def _normalize(splits: dict[str, Split]) -> tuple[dict[str, Split], torch.Tensor
 
 
 def _check_labels(source: Any, labels: list[torch.Tensor], num_classes: int) -> None:
-    """ConfigError when data.num_classes is not the number of classes the labels use.
+    """DataError when data.num_classes is not the number of classes the labels use.
 
     Labels at or above num_classes are refused before, as a DataError naming the file and
     the item (fabricx.data.labels); what is left is a data set with fewer classes.
     """
     found = max((int(y.max()) for y in labels if len(y)), default=-1) + 1
     if found != num_classes:
-        raise ConfigError(
+        raise DataError(
             f"data.num_classes={num_classes} but {source} has labels 0..{found - 1} "
             f"({found} classes); set data.num_classes={found}."
         )
@@ -126,7 +125,7 @@ def _check_labels(source: Any, labels: list[torch.Tensor], num_classes: int) -> 
 
 def _check_val_size(val_size: int, n_train: int, source: Any) -> None:
     if not 0 < val_size < n_train:
-        raise ConfigError(
+        raise DataError(
             f"data.val_size={val_size} must be between 1 and {n_train - 1}: the validation "
             f"split is held out of the {n_train} training images of {source}."
         )
@@ -151,9 +150,10 @@ class MnistDataModule(pl.LightningDataModule):
         crop_padding: pixels of padding for the random crop.
 
     Raises:
-        ConfigError: an unknown variant, a bad val_size, or num_classes not matching the data.
-        DataError: a missing, truncated, empty or mismatching file, or a label outside
-            0..num_classes-1 (the file and the item named).
+        ConfigError: an unknown variant.
+        DataError: a missing, truncated, empty or mismatching file, a label outside
+            0..num_classes-1 (the file and the item named), or data that contradicts
+            data.val_size or data.num_classes.
 
     Example::
 
@@ -291,9 +291,9 @@ class Cifar10DataModule(pl.LightningDataModule):
         crop_padding: pixels of padding for the random crop.
 
     Raises:
-        ConfigError: a bad val_size, or num_classes not matching the data.
-        DataError: a missing or malformed batch file, or a label outside 0..num_classes-1
-            (the file and the item named), or a download with another checksum.
+        DataError: a missing or malformed batch file, a label outside 0..num_classes-1
+            (the file and the item named), a download with another checksum, or data that
+            contradicts data.val_size or data.num_classes.
 
     Example::
 
@@ -393,9 +393,10 @@ class ImageFolderDataModule(pl.LightningDataModule):
             a class either way.
 
     Raises:
-        ConfigError: a fraction that leaves a split empty, or num_classes not matching.
-        DataError: a missing folder, an empty class folder, or an image that cannot be
-            decoded or is too large (the file named).
+        ConfigError: a fraction outside [0, 1) (refused before, by the signature's type).
+        DataError: a missing folder, an empty class folder, an image that cannot be
+            decoded or is too large (the file named), or folders that contradict
+            data.num_classes or leave a split empty at the fractions given.
 
     Example::
 
@@ -461,7 +462,7 @@ class ImageFolderDataModule(pl.LightningDataModule):
 
     def _check_num_classes(self, class_names: list[str]) -> None:
         if self.num_classes is not None and self.num_classes != len(class_names):
-            raise ConfigError(
+            raise DataError(
                 f"data.num_classes={self.num_classes} but {self.path} has "
                 f"{len(class_names)} class folders {class_names}; set "
                 f"data.num_classes={len(class_names)}."
@@ -497,7 +498,7 @@ class ImageFolderDataModule(pl.LightningDataModule):
                 continue
             n_held = round(fraction * n_total)
             if not 0 < n_held < len(x):
-                raise ConfigError(
+                raise DataError(
                     f"data.{split}_fraction={fraction} holds out {n_held} of the {len(x)} "
                     f"remaining images of {self.path}; choose a fraction that leaves at least "
                     f"one image in each split, or add a {split}/ folder."

@@ -13,6 +13,10 @@ import numpy.typing as npt
 
 from fabricx.errors import DataError
 
+# The label id that losses and metrics skip: padding, and the pieces of a word after its first
+# (torch's cross_entropy ignores -100 by default).
+IGNORE = -100
+
 
 def check_label_range(path: Path, labels: npt.ArrayLike, num_classes: int) -> None:
     """Every label of the file `path` must lie in 0..num_classes-1.

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 from torchdata.stateful_dataloader.sampler import StatefulDistributedSampler
 
-from fabricx.preemption import leave_stops_to_the_job
+from fabricx.runs.signals import leave_stops_to_the_job
 
 
 class EpochShuffleSampler(StatefulDistributedSampler):

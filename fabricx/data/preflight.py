@@ -26,14 +26,15 @@ def check_data(cfg: TrainConfig, prefixes: list[str] | None = None) -> None:
             project's `[tool.fabricx] target-prefixes`, as the runner trusts them.
 
     Raises:
-        DataError: a data file the datamodule refuses (named, with the line or item).
-        ConfigError: a setting the data contradicts (e.g. data.num_classes).
+        DataError: a data file the datamodule refuses (named, with the line or item), or a
+            setting the data contradicts (e.g. data.num_classes); the same error, and exit
+            status 6, as when `setup` finds it in a job.
 
     Example::
 
         check_data(validate("train", ["data=mnist", "data.path=~/data/mnist"]))
     """
-    from fabricx.config.output_dir import is_child_rank
+    from fabricx.runs.output_dir import is_child_rank
 
     if is_child_rank():
         return  # a rank started by a launcher: rank 0 checked the data

@@ -20,7 +20,7 @@ import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 
-from fabricx.errors import ConfigError
+from fabricx.errors import StageError
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -102,7 +102,9 @@ class TensorBatches:
             order, after dropping the remainder so every rank runs the same number of steps.
 
     Raises:
-        ConfigError: a bad batch size, mismatched tensors, or a rank outside world_size.
+        StageError: a bad batch size, mismatched tensors, or a rank outside world_size
+            (a datamodule's bug, found once the run works; the config's batch sizes are
+            checked before, against the datamodule's signature).
 
     Example::
 
@@ -123,11 +125,11 @@ class TensorBatches:
         world_size: int = 1,
     ) -> None:
         if batch_size < 1:
-            raise ConfigError(f"batch_size={batch_size} must be >= 1.")
+            raise StageError(f"batch_size={batch_size} must be >= 1.")
         if len(x) != len(y):
-            raise ConfigError(f"x has {len(x)} samples but y has {len(y)}; they must match.")
+            raise StageError(f"x has {len(x)} samples but y has {len(y)}; they must match.")
         if not 0 <= rank < world_size:
-            raise ConfigError(f"rank={rank} must be in 0..world_size-1 (world_size={world_size}).")
+            raise StageError(f"rank={rank} must be in 0..world_size-1 (world_size={world_size}).")
         self.x, self.y = x, y
         self.batch_size = batch_size
         self.shuffle = shuffle

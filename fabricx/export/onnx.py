@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from fabricx import internals
+
 # Where each export target's file lives in <run>/export/.
 EXPORT_FILES = {
     "onnx": "model.onnx",
@@ -49,7 +51,7 @@ def export_onnx(
 
     # torch resets its loggers' levels at import, so this cannot live in the logging config:
     # without torchvision the exporter warns once per torchvision op it cannot register.
-    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+    logging.getLogger(internals.TORCH_ONNX_REGISTRATION_LOGGER).setLevel(logging.ERROR)
     model = copy.deepcopy(model).to("cpu", torch.float32).eval()
     inputs = {name: t.detach().to("cpu") for name, t in example_inputs.items()}
     axes = dynamic_axes or {0: "batch"}

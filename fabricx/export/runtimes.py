@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from fabricx.errors import FabricxError
+from fabricx.errors import ArtifactError, FabricxError
 
 
 class OrtRunner:
@@ -16,6 +16,9 @@ class OrtRunner:
     Args:
         path: the .onnx file (its external-data file, if any, beside it).
         providers: ONNX Runtime execution providers; CPU by default.
+
+    Raises:
+        ArtifactError: ONNX Runtime cannot load the file (missing, truncated, not ONNX).
     """
 
     def __init__(self, path: Path, providers: list[str] | None = None) -> None:
@@ -23,9 +26,16 @@ class OrtRunner:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3  # warnings about unused initializers are noise here
-        self.session = ort.InferenceSession(
-            str(path), options, providers=providers or ["CPUExecutionProvider"]
-        )
+        try:
+            self.session = ort.InferenceSession(
+                str(path), options, providers=providers or ["CPUExecutionProvider"]
+            )
+        except Exception as err:  # onnxruntime raises its own types (Fail, InvalidProtobuf)
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ArtifactError(
+                f"ONNX Runtime cannot load {path} ({reason}); export it again: fabricx export "
+                "run=<dir> export=[...]."
+            ) from err
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def __call__(self, **inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:

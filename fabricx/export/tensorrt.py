@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fabricx.atomic import atomic_open
-from fabricx.errors import ConfigError, FabricxError, did_you_mean
+from fabricx.errors import ArtifactError, ConfigError, FabricxError, did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +216,9 @@ def match_profiles(network_inputs: Mapping[str, Shape], profiles: Iterable[Profi
     """Check profiles against the parsed network's inputs (-1 marks a dynamic axis).
 
     Raises:
-        ConfigError: an input without a profile (or the reverse), a rank mismatch, or a
-            profile that changes a static axis.
+        ArtifactError: an input without a profile (or the reverse), a rank mismatch, or a
+            profile that changes a static axis: no engine can be built from this ONNX file
+            with these profiles.
     """
     by_name = {p.name: p for p in profiles}
     problems = [
@@ -242,7 +243,9 @@ def match_profiles(network_inputs: Mapping[str, Shape], profiles: Iterable[Profi
                 f" min {profile.min} to max {profile.max}; re-derive the profiles from the data."
             )
     if problems:
-        raise ConfigError(problems)
+        raise ArtifactError(
+            "the TensorRT profiles do not fit the ONNX model:\n  - " + "\n  - ".join(problems)
+        )
 
 
 # --- the sidecar --------------------------------------------------------------------------
@@ -273,14 +276,15 @@ class EngineSidecar:
         """Parse `to_json` output; keys a newer fabricx added are ignored.
 
         Raises:
-            FabricxError: not JSON, or keys missing (an older or foreign file).
+            ArtifactError: not JSON, keys missing (an older or foreign file), or profiles
+                no engine can have (a sidecar written by hand or damaged).
         """
         try:
             data = json.loads(text)
             data["profiles"] = [Profile(**p) for p in data["profiles"]]
             return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
-        except (ValueError, KeyError, TypeError) as err:
-            raise FabricxError(
+        except (ValueError, KeyError, TypeError, ConfigError) as err:
+            raise ArtifactError(
                 f"{source} is not a fabricx engine sidecar ({err}); {REBUILD_HINT}"
             ) from err
 
@@ -291,7 +295,7 @@ class EngineSidecar:
     @classmethod
     def read(cls, path: Path) -> EngineSidecar:
         if not path.exists():
-            raise FabricxError(
+            raise ArtifactError(
                 f"{path} is missing: without it fabricx cannot tell which GPU and TensorRT the"
                 f" engine was built for; {REBUILD_HINT}"
             )
@@ -329,7 +333,7 @@ def check_sidecar(
     which field differs and how to rebuild.
 
     Raises:
-        FabricxError: naming every mismatch.
+        ArtifactError: naming every mismatch.
     """
     checks = [
         ("TensorRT version", sidecar.tensorrt_version, trt_version),
@@ -347,7 +351,7 @@ def check_sidecar(
             f" {sidecar.onnx_sha256[:12]}…; the file now has {onnx_sha256[:12]}… (re-exported)"
         )
     if problems:
-        raise FabricxError(
+        raise ArtifactError(
             f"{engine} does not match this machine or its ONNX file:\n  - "
             + "\n  - ".join(problems)
             + f"\nA TensorRT engine only runs where it was built; {REBUILD_HINT}"
@@ -450,9 +454,10 @@ def build_engine(
             the same GPU then skips the timing); None: no cache.
 
     Raises:
-        FabricxError: TensorRT unavailable, the parser rejected the graph (its errors listed),
-            or the build failed (TensorRT's errors listed).
-        ConfigError: profiles that do not fit the network's inputs; workspace_bytes < 1.
+        FabricxError: TensorRT unavailable.
+        ArtifactError: the parser rejected the graph (its errors listed), the build failed
+            (TensorRT's errors listed), or the profiles do not fit the network's inputs.
+        ConfigError: workspace_bytes < 1.
     """
     if workspace_bytes < 1:
         raise ConfigError(
@@ -469,7 +474,7 @@ def build_engine(
     # parse_from_file, not parse(bytes): it resolves external data relative to the file.
     if not parser.parse_from_file(str(onnx_path)):
         errors = [str(parser.get_error(i)) for i in range(parser.num_errors)] or logger.errors
-        raise FabricxError(
+        raise ArtifactError(
             f"TensorRT's ONNX parser rejected {onnx_path}:\n  - "
             + "\n  - ".join(errors)
             + "\nAn unsupported op needs another opset (export.onnx.opset) or a TensorRT plugin."
@@ -490,7 +495,7 @@ def build_engine(
     serialized = builder.build_serialized_network(network, config)
     seconds = time.perf_counter() - start
     if serialized is None:
-        raise FabricxError(
+        raise ArtifactError(
             f"TensorRT could not build an engine from {onnx_path}:\n  - "
             + "\n  - ".join(logger.errors or ["(no error logged)"])
             + f"\nIf it ran out of scratch memory, raise workspace_bytes (now {workspace_bytes})."
@@ -549,7 +554,7 @@ def torch_dtype(trt_dtype_name: str) -> Any:
         "FP8": torch.float8_e4m3fn,
     }
     if trt_dtype_name not in dtypes:
-        raise FabricxError(
+        raise ArtifactError(
             f"engine tensor dtype {trt_dtype_name} has no torch equivalent; fabricx runs engines"
             f" whose inputs and outputs are one of {sorted(dtypes)}."
         )
@@ -569,8 +574,9 @@ class TrtRunner:
         onnx_path: when given, also refuse an engine built from another version of this file.
 
     Raises:
-        FabricxError: TensorRT unavailable, the sidecar missing or not matching this machine,
-            or the engine failing to deserialize.
+        FabricxError: TensorRT unavailable.
+        ArtifactError: the sidecar missing, broken or not matching this machine, or the
+            engine failing to deserialize.
     """
 
     def __init__(self, engine_path: Path, onnx_path: Path | None = None) -> None:
@@ -591,7 +597,7 @@ class TrtRunner:
         self._runtime = trt.Runtime(self._logger)
         self.engine = self._runtime.deserialize_cuda_engine(engine_path.read_bytes())
         if self.engine is None:
-            raise FabricxError(
+            raise ArtifactError(
                 f"TensorRT could not load {engine_path}: {'; '.join(self._logger.errors)}; "
                 + REBUILD_HINT
             )

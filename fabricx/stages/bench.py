@@ -2,7 +2,7 @@
 
 Eager in fp32 and at the training precision, ONNX Runtime on each exported ONNX file (CPU,
 and its CUDA provider when present), TensorRT when an engine exists and can run here.
-Inputs come from the test split; each case is timed by fabricx.export.timing. Writes
+Inputs come from the test split; each case is timed by fabricx.export.latency. Writes
 bench.json and bench.png to the output directory and prints the table.
 """
 
@@ -17,12 +17,12 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from fabricx import runs
-from fabricx.charts import latency_chart
+from fabricx.export.latency import measure
 from fabricx.export.onnx import EXPORT_FILES, ONNX_PRECISIONS
 from fabricx.export.parity import tile
 from fabricx.export.runtimes import OrtRunner
-from fabricx.export.timing import measure
+from fabricx.runs import directory as runs
+from fabricx.stages.bench_chart import latency_chart
 from fabricx.stages.context import RunContext
 from fabricx.tasks.contract import eval_copy, example_inputs
 

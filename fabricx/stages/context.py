@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fabricx import checkpoints
 from fabricx.config.schema import TrainConfig
+from fabricx.runs import checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class RunContext:
         skipped: requested targets that could not run here, with the one-line reason.
         tables: row tables a stage produced (bench), logged to W&B as tables.
         notes: what a stage could not do and says so (verify without a metric).
-        interrupted: how a signal stopped the run (fabricx.preemption.Interrupted.record).
+        interrupted: how a signal stopped the run (fabricx.runs.signals.Interrupted.record).
         verb: the verb adding results to a finished run (export, bench), whose own outcome
             `record` keeps apart from the run's; None for a run's own command.
         run_record: that finished run's metrics.json as the verb found it.
@@ -68,9 +68,11 @@ class RunContext:
         path = checkpoints.find_checkpoint(self.run_dir, which)
         if path is None:
             if which not in ("best", "last"):
-                from fabricx.errors import ConfigError
+                from fabricx.errors import StageError
 
-                raise ConfigError(f"checkpoint={which!r}: no such file; give best, last or a path.")
+                # The CLI refuses a checkpoint= that names no file before any work
+                # (fabricx.runs.saved_config.check_run_target): this one went since.
+                raise StageError(f"checkpoint={which!r}: no such file; give best, last or a path.")
             if self.weights != "initial":
                 log.warning(
                     "No %s checkpoint in %s/checkpoints (callbacks.checkpoint.enabled=false?): "

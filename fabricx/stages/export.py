@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fabricx.errors import ArtifactError, ConfigError
 from fabricx.export.fp16 import convert_fp16
 from fabricx.export.onnx import EXPORT_FILES, export_onnx
 from fabricx.export.quantize import quantize_int8
@@ -77,15 +78,19 @@ def _build_tensorrt(ctx: RunContext, inputs: dict[str, torch.Tensor]) -> None:
         ctx.skipped["tensorrt"] = reason
         return
     trt = ctx.cfg.export.tensorrt
-    profiles = tensorrt_profiles(ctx, inputs)
     engine = ctx.run_dir / "export" / EXPORT_FILES["tensorrt"]
-    build_engine(
-        ctx.artifacts[trt.source],
-        engine,
-        profiles,
-        workspace_bytes=int(trt.workspace_gb * 2**30),
-        timing_cache_path=Path(trt.timing_cache).expanduser() if trt.timing_cache else None,
-    )
+    try:
+        build_engine(
+            ctx.artifacts[trt.source],
+            engine,
+            tensorrt_profiles(ctx, inputs),
+            workspace_bytes=int(trt.workspace_gb * 2**30),
+            timing_cache_path=Path(trt.timing_cache).expanduser() if trt.timing_cache else None,
+        )
+    except ConfigError as err:  # the model's shapes give no profile: found mid-run, no engine
+        raise ArtifactError(
+            f"cannot build the TensorRT engine {engine}:\n  - " + "\n  - ".join(err.problems)
+        ) from err
     ctx.artifacts["tensorrt"] = engine
 
 

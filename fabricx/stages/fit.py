@@ -6,10 +6,10 @@ the train loader's position and (fabricx's RngStates callback) the RNG states, a
 
 from __future__ import annotations
 
-from fabricx.build.timing import FitTimer
-from fabricx.preemption import Interrupted
+from fabricx.extensions.fit_timing import FitTimer
+from fabricx.extensions.pruning import raise_if_pruned
+from fabricx.runs.signals import Interrupted
 from fabricx.stages.context import RunContext
-from fabricx.sweep.pruning import raise_if_pruned
 
 
 def run(ctx: RunContext) -> None:

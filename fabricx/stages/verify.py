@@ -19,13 +19,13 @@ from typing import Any
 
 import torch
 
-from fabricx import runs
 from fabricx.config.schema import EXPORT_TARGETS, TARGET_SCHEMAS, Tolerance
 from fabricx.errors import StageError
 from fabricx.export.onnx import EXPORT_FILES, ONNX_PRECISIONS
 from fabricx.export.outputs import flatten, rebuild, structure
 from fabricx.export.parity import check_cases, parity_cases, score, slices, tile
 from fabricx.export.runtimes import OrtRunner
+from fabricx.runs import directory as runs
 from fabricx.stages.context import RunContext
 from fabricx.tasks.contract import (
     can_score,

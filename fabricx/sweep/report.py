@@ -23,8 +23,8 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.table import Table
 
-from fabricx import runs
 from fabricx.atomic import atomic_open
+from fabricx.runs import directory as runs
 from fabricx.sweep.plan import SweepPlan
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,6 @@ trial is `fabricx train <base overrides> <name>=<value> ...`, an ordinary comman
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 _ABSENT = object()
@@ -76,22 +75,3 @@ def corner_cases(params: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 chosen[name] = int(value) if p["type"] == "int" else value
         cases.append(chosen)
     return cases
-
-
-def check_space(typed: Any, overrides: list[str], config_dir: str | None) -> None:
-    """Compose the train config of every corner case; exit 2 naming the values that fail."""
-    from fabricx.config.compose import validate
-    from fabricx.errors import ConfigError
-    from fabricx.sweep.plan import trial_base_args
-
-    params = {name: dataclasses.asdict(p) for name, p in typed.sweep.params.items()}
-    base = trial_base_args(overrides, typed.stages)
-    problems = []
-    for case in [*corner_cases(params), *typed.sweep.enqueue]:
-        values = as_overrides(case)
-        try:
-            validate("train", [*base, *values], config_dir=config_dir)
-        except ConfigError as err:
-            problems += [f"search space ({' '.join(values)}): {p}" for p in err.problems]
-    if problems:
-        raise ConfigError(list(dict.fromkeys(problems)))

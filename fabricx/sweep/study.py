@@ -23,10 +23,10 @@ from optuna.storages import (
     RDBStorage,
     RetryHeartbeatStaleTrialCallback,
 )
-from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import TrialState
 
+from fabricx import internals
 from fabricx.errors import ConfigError
 from fabricx.sweep.plan import SweepPlan
 
@@ -42,7 +42,11 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 
 
-class JournalStorageWithHeartbeat(JournalStorage, BaseHeartbeat):
+# Optuna's heartbeat interface for a storage; it asks `stale_trial_ids` (fabricx.internals).
+Heartbeat = internals.heartbeat_base()
+
+
+class JournalStorageWithHeartbeat(JournalStorage, Heartbeat):
     """A journal-file storage whose running trials record heartbeats, as RDBStorage's do.
 
     The beat is a trial system attribute (one short journal line per beat); a trial whose
@@ -64,13 +68,13 @@ class JournalStorageWithHeartbeat(JournalStorage, BaseHeartbeat):
     def record_heartbeat(self, trial_id: int) -> None:
         self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
 
-    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+    def stale_trial_ids(self, study_id: int) -> list[int]:
         now = time.time()
         stale = []
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
             start = trial.datetime_start.timestamp() if trial.datetime_start else now
             if now - trial.system_attrs.get(HEARTBEAT_ATTR, start) > self.grace_period:
-                stale.append(trial._trial_id)
+                stale.append(internals.trial_id(trial))
         return stale
 
     def get_heartbeat_interval(self) -> int:

@@ -26,14 +26,14 @@ from typing import Any
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
-from optuna.storages._heartbeat import get_heartbeat_thread
 from optuna.storages.journal import JournalFileOpenLock
 from optuna.trial import TrialState
 
+from fabricx import internals
 from fabricx.errors import TrialPruned
+from fabricx.runs.job import TRIAL_ENV
 from fabricx.sweep import study as studies
 from fabricx.sweep.plan import SweepPlan
-from fabricx.sweep.pruning import TRIAL_ENV
 from fabricx.sweep.space import as_overrides, suggest
 
 WAIT = "wait"  # nothing to ask now, but running trials may still fail and be retried
@@ -109,7 +109,7 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, plan: SweepPlan, worker:
         trial.set_user_attr("overrides", as_overrides(values))
         args = trial_arguments(plan, trial.number, values, run_dir)
         env = trial_environment(plan, trial)
-        heartbeat = get_heartbeat_thread(trial._trial_id, trial.storage)
+        heartbeat = internals.heartbeat_thread(internals.trial_id(trial), trial.storage)
         with heartbeat, open(run_dir / TRIAL_LOG, "w") as log:
             code = subprocess.call(
                 [sys.executable, "-m", "fabricx", "train", *args],
@@ -157,7 +157,7 @@ def trial_environment(plan: SweepPlan, trial: optuna.Trial) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_"))}
     env[TRIAL_ENV] = json.dumps(
-        {"sweep_dir": plan.sweep_dir, "trial_id": trial._trial_id, "number": trial.number}
+        {"sweep_dir": plan.sweep_dir, "trial_id": internals.trial_id(trial), "number": trial.number}
     )
     return env
 

@@ -59,7 +59,7 @@ def eval_copy(task: nn.Module, device: str | torch.device = "cpu") -> nn.Module:
     Detached from its trainer first: a deep copy would otherwise copy the trainer, its
     loaders and its loggers too.
     """
-    trainer = getattr(task, "_trainer", None)
+    trainer = _attached_trainer(task)
     if trainer is not None:
         task.trainer = None
     try:
@@ -68,6 +68,20 @@ def eval_copy(task: nn.Module, device: str | torch.device = "cpu") -> nn.Module:
         if trainer is not None:
             task.trainer = trainer
     return callable_by_name(copied.to(device, torch.float32).eval())
+
+
+def _attached_trainer(task: nn.Module) -> Any:
+    """The Trainer a LightningModule is attached to; None when it has none, or is another
+    kind of module (Lightning's `trainer` raises when there is none)."""
+    try:
+        trainer = getattr(task, "trainer", None)
+    except RuntimeError:  # a LightningModule attached to no Trainer
+        return None
+    if trainer is None:
+        return None
+    import lightning.pytorch as pl
+
+    return trainer if isinstance(trainer, pl.Trainer) else None
 
 
 def example_inputs(task: Any, datamodule: Any) -> dict[str, torch.Tensor]:

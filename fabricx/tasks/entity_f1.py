@@ -13,6 +13,8 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
+from fabricx.data.labels import IGNORE
+
 
 class EntityF1(Metric):
     """Micro-averaged entity F1 over IOB2 tag sequences.
@@ -24,7 +26,7 @@ class EntityF1(Metric):
 
     full_state_update = False
 
-    def __init__(self, labels: list[str], ignore_index: int = -100, **kwargs) -> None:
+    def __init__(self, labels: list[str], ignore_index: int = IGNORE, **kwargs) -> None:
         super().__init__(**kwargs)
         self.labels = list(labels)
         self.ignore_index = ignore_index

@@ -11,7 +11,7 @@ every step, as Lightning also allows, costs the same and computes a batch value 
 No host syncs per step either: no all-reduce of the step loss (Lightning's `sync_dist=True`
 on a step value is one per step, for a display), no input validation in the metrics' update
 (it reads values back from the device). The epoch means are averaged over the ranks once, at
-the epoch's end. On an H200 such syncs made a LeNet-5 step 1.5x a bare Trainer's.
+the epoch's end. On a GPU every sync stalls the step until the device catches up.
 """
 
 from __future__ import annotations
@@ -23,16 +23,17 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric, Metric
 
+from fabricx import internals
+
 SPLITS = ("train", "val", "test")
 
 
 def writes_step_values(trainer: pl.Trainer) -> bool:
     """True during a training step whose logged values Lightning writes to the loggers: every
     `log_every_n_steps` optimizer steps, every step under fast_dev_run, and the step at which
-    the fit stops. `should_update_logs` is Lightning's own test (2.x); where it is missing,
-    every step logs, which is correct, only slower."""
-    connector = getattr(trainer, "_logger_connector", None)
-    return bool(trainer.fast_dev_run) or getattr(connector, "should_update_logs", True)
+    the fit stops. Lightning's own test (fabricx.internals); where a release lacks it, every
+    step logs, which is correct, only slower."""
+    return bool(trainer.fast_dev_run) or internals.writes_logs_this_step(trainer)
 
 
 class BatchMean(MeanMetric):
@@ -55,7 +56,7 @@ class EpochMetrics:
     `epoch_metric_modules` and each step calls `log_loss`.
 
     `latest_train_loss` is the last training batch's loss, detached: progress bars read it
-    when they redraw (fabricx.build.progress), a few times a second.
+    when they redraw (fabricx.extensions.progress), a few times a second.
     """
 
     latest_train_loss: torch.Tensor | None = None

@@ -12,7 +12,7 @@ from torch import nn
 from torchmetrics import Metric
 
 from fabricx.config.constraints import PositiveInt
-from fabricx.data.conll2003 import IGNORE
+from fabricx.data.labels import IGNORE
 from fabricx.tasks.entity_f1 import EntityF1
 from fabricx.tasks.epoch_metrics import EpochMetrics
 from fabricx.tasks.schedules import configure

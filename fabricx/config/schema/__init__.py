@@ -3,7 +3,8 @@
 Components (data, model, task, optim, scheduler, loggers, extra callbacks) and the trainer
 have no dataclass: their schema is the target's own signature (fabricx.config.components).
 What is fabricx's own has one here, registered in Hydra's ConfigStore as `base_*` by
-`register_configs()` (Hydra's structured-config tutorial, 5.2), and the YAML files under
+`fabricx.launch.compose.register()` (Hydra's structured-config tutorial, 5.2), and the YAML
+files under
 `conf/` name it in their defaults list. Nothing here imports torch or lightning.
 """
 
@@ -66,18 +67,6 @@ PRIMARY_SCHEMAS: dict[str, type] = {
 }
 
 
-def register_configs() -> None:
-    """Put every schema in Hydra's ConfigStore; called once by fabricx.config.compose."""
-    from hydra.core.config_store import ConfigStore
-
-    store = ConfigStore.instance()
-    for name, node in PRIMARY_SCHEMAS.items():
-        store.store(name=name, node=node)
-    for group, schemas in GROUP_SCHEMAS.items():
-        for name, node in schemas.items():
-            store.store(group=group, name=name, node=node)
-
-
 __all__ = [
     "DEFAULT_TARGET_PREFIXES", "EXPORT_TARGETS", "GROUP_SCHEMAS", "ONNX_TARGETS", "PRECISIONS",
     "PRIMARY_SCHEMAS", "STAGES", "TARGET_SCHEMAS", "BenchConfig", "BenchRunConfig",
@@ -85,5 +74,5 @@ __all__ = [
     "EvalConfig", "ExpectedConfig", "ExportConfig", "ExportRunConfig", "FSDPStrategyConfig",
     "FinishedRunConfig", "MetricConfig", "OnnxExportConfig", "OnnxFp16Config", "OnnxInt8Config",
     "PathsConfig", "PrecisionConfig", "StrategyConfig", "SweepConfig", "SweepRunConfig",
-    "TensorrtConfig", "Tolerance", "TrainConfig", "VerifyConfig", "register_configs",
+    "TensorrtConfig", "Tolerance", "TrainConfig", "VerifyConfig",
 ]  # fmt: skip

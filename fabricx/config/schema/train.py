@@ -21,10 +21,10 @@ from fabricx.config.schema.fields import help_text
 from fabricx.config.schema.precision import PrecisionConfig
 from fabricx.config.schema.recipe import ExpectedConfig
 from fabricx.config.schema.strategy import StrategyConfig
+from fabricx.config.trust import DEFAULT_TARGET_PREFIXES, TrustedModules
 from fabricx.errors import ConfigError, check_choice
 
 STAGES = ("fit", "test", "export", "verify", "bench", "summary")
-DEFAULT_TARGET_PREFIXES = ["fabricx", "torch", "lightning", "torchmetrics", "transformers"]
 # Characters a file name may not hold; and the longest experiment name (a directory name).
 _MAX_NAME = 200
 _MAX_SEED = 2**32 - 1
@@ -166,7 +166,5 @@ class TrainConfig:
 
     @property
     def target_prefixes(self) -> list[str]:
-        from fabricx.config.trust import TrustedModules
-
         modules = [*self.allowed_target_prefixes, *self.extra_target_prefixes]
         return TrustedModules(modules, self.allow_unsafe_targets)

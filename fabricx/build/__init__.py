@@ -1,1 +1,0 @@
-"""Turn a typed config into objects: datamodule, model, task, trainer (callbacks, loggers)."""

@@ -1,0 +1,1 @@
+"""Objects from a checked config: datamodule, model, task, trainer, loggers, callbacks."""

@@ -1,0 +1,1 @@
+"""fabricx's own Lightning extensions: callbacks, two logger subclasses, a CheckpointIO plugin."""
