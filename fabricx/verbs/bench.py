@@ -6,28 +6,20 @@ metrics.json; the run's own status stays what training made it (fabricx.verbs.ex
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
-
 from omegaconf import DictConfig
 
 from fabricx.config.schema import BenchRunConfig
 from fabricx.config.typed import to_typed
 from fabricx.runs.job import Job
 from fabricx.runs.logs import route_lightning_logs
-from fabricx.runs.saved_config import load_saved_config
 from fabricx.stages.sequence import run_stages
-from fabricx.verbs.finished_run import finished_run_prefixes, open_for_verb
+from fabricx.verbs.finished_run import open_for_verb, saved_for_verb
 
 
 def run(cfg: DictConfig, job: Job) -> None:
     """Time the runtimes and batch sizes `cfg.bench` names on the run `cfg.run` names."""
     route_lightning_logs()
     bench_cfg: BenchRunConfig = to_typed(cfg)
-    run_dir = Path(bench_cfg.run).resolve()
-    prefixes = finished_run_prefixes(
-        bench_cfg.extra_target_prefixes, bench_cfg.allow_unsafe_targets
-    )
-    saved = replace(load_saved_config(run_dir, prefixes), bench=bench_cfg.bench)
+    run_dir, _, saved = saved_for_verb(bench_cfg, bench=bench_cfg.bench)
     ctx = open_for_verb(bench_cfg, run_dir, saved, "bench", replaces=("bench/",))
     run_stages(ctx, ["bench", "summary"])

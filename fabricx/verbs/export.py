@@ -10,9 +10,6 @@ the run) for its files and tables.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
-
 from omegaconf import DictConfig
 
 from fabricx.config.instantiate import resolve_target
@@ -21,11 +18,10 @@ from fabricx.config.typed import to_typed
 from fabricx.export.onnx import EXPORT_FILES
 from fabricx.runs.job import Job
 from fabricx.runs.logs import route_lightning_logs
-from fabricx.runs.saved_config import load_saved_config
 from fabricx.stages.context import RunContext
 from fabricx.stages.sequence import raise_if_skipped, run_stages
 from fabricx.tasks.contract import scored_metric
-from fabricx.verbs.finished_run import finished_run_prefixes, open_for_verb
+from fabricx.verbs.finished_run import open_for_verb, saved_for_verb
 
 
 def run(cfg: DictConfig, job: Job) -> None:
@@ -36,11 +32,7 @@ def run(cfg: DictConfig, job: Job) -> None:
     """
     route_lightning_logs()
     export_cfg: ExportRunConfig = to_typed(cfg)
-    run_dir = Path(export_cfg.run).resolve()
-    prefixes = finished_run_prefixes(
-        export_cfg.extra_target_prefixes, export_cfg.allow_unsafe_targets
-    )
-    saved = replace(load_saved_config(run_dir, prefixes), export=export_cfg.export)
+    run_dir, prefixes, saved = saved_for_verb(export_cfg, export=export_cfg.export)
     task_class = resolve_target(saved.task["_target_"], prefixes, "task")
     name, _ = scored_metric(task_class, saved.metric)  # test/acc_onnx, test/acc_onnx_int8, ...
     ctx = open_for_verb(

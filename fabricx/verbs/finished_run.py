@@ -118,6 +118,16 @@ def scoring_config(saved: TrainConfig, accelerator: str) -> TrainConfig:
     )  # fmt: skip
 
 
+def saved_for_verb(
+    cfg: ExportRunConfig | BenchRunConfig, **groups: Any
+) -> tuple[Path, list[str], TrainConfig]:
+    """The run `cfg.run` names, the modules this command trusts, and the run's saved config
+    with `groups` (export=..., bench=...) replaced by the command's own."""
+    run_dir = Path(cfg.run).resolve()
+    prefixes = finished_run_prefixes(cfg.extra_target_prefixes, cfg.allow_unsafe_targets)
+    return run_dir, prefixes, replace(load_saved_config(run_dir, prefixes), **groups)
+
+
 def open_for_verb(
     cfg: ExportRunConfig | BenchRunConfig,
     run_dir: Path,
