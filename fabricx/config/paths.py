@@ -9,13 +9,7 @@ from fabricx.errors import FabricxError
 
 def conf_dir() -> Path:
     """The packaged `conf/` (inside the wheel) or the repository's (editable install)."""
-    package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "conf", package.parent / "conf"):
-        if (candidate / "train.yaml").is_file():
-            return candidate
-    raise FabricxError(
-        f"fabricx's conf/ directory was not found beside {package}; reinstall fabricx."
-    )
+    return _shipped("conf", "train.yaml")
 
 
 # A recipe is a folder under recipes/: its config, its published source, its latest verdict.
@@ -24,12 +18,18 @@ RECIPE_FILE = "recipe.yaml"
 
 def recipes_dir() -> Path:
     """The packaged `recipes/` (inside the wheel) or the repository's (editable install)."""
+    return _shipped("recipes", "README.md")
+
+
+def _shipped(name: str, marker: str) -> Path:
+    """A folder the wheel carries inside the package and a checkout keeps beside it, found
+    by a file it always holds."""
     package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "recipes", package.parent / "recipes"):
-        if candidate.is_dir():
+    for candidate in (package / name, package.parent / name):
+        if (candidate / marker).is_file():
             return candidate
     raise FabricxError(
-        f"fabricx's recipes/ directory was not found beside {package}; reinstall fabricx."
+        f"fabricx's {name}/ directory was not found beside {package}; reinstall fabricx."
     )
 
 
