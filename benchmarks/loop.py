@@ -1,9 +1,11 @@
-"""Training-loop overhead: one model, four loops (a plain torch loop, the same loop on
-Lightning Fabric, a bare Lightning Trainer, `fabricx train`), time per step and per epoch.
+"""Training-loop overhead: one model, five loops (a plain torch loop, the same loop on
+Lightning Fabric, a bare Lightning Trainer, `fabricx train`, and `fabricx train
+compile.enabled=true`), time per step and per epoch. The compiled run's step time leaves
+out the steps that compiled; its compile time is `compile_s` (`fit/compile_s`).
 
 Same model (built from fabricx's config), same data (the tensors of fabricx's datamodule),
 same optimizer, learning rate, seed and number of steps; validation after every epoch in all
-four. The plain, Fabric and Trainer loops take batches sliced from the shuffled tensors, as
+five. The plain, Fabric and Trainer loops take batches sliced from the shuffled tensors, as
 a user who cares about speed writes it: no per-sample collation. fabricx runs as a user types
 it, with its defaults (W&B offline, checkpoints, progress bar, LR monitor), and reports its
 own timings in metrics.json (`fit/step_ms`, `fit/epoch_s`); the others are timed the same
@@ -47,6 +49,7 @@ from fabricx.launch.compose import validate
 
 WARMUP = 10
 COMMON = ["optim=adamw", "scheduler=none", "precision=32", "stages=[fit]", "trainer.max_epochs=-1"]
+COMPILE = ["compile.enabled=true"]  # the fabricx_compile loop: fabricx train with these
 
 
 def write_data(data_dir: Path) -> None:
@@ -183,14 +186,16 @@ def bare_trainer(overrides: list[str], steps: int, device: str, root: Path) -> d
 
 
 def fabricx_train(overrides: list[str], steps: int, device: str, cwd: Path) -> dict[str, float]:
-    """`fabricx train ...` in a subprocess; its metrics.json has the same timings."""
+    """`fabricx train ...` in a subprocess; its metrics.json has the same timings (and
+    `fit/compile_s` for a compiled run)."""
     accelerator = "gpu" if device == "cuda" else "cpu"
     args = ["train", *COMMON, *overrides, f"trainer.max_steps={steps}",
             f"trainer.accelerator={accelerator}"]  # fmt: skip
     wall, run_dir = run_fabricx(args, cwd)
     found = metrics(run_dir)
     return {"step_ms": found["fit/step_ms"], "epoch_s": found["fit/epoch_s"],
-            "first_step_s": found["fit/first_step_s"], "wall_s": wall}  # fmt: skip
+            "first_step_s": found["fit/first_step_s"], "wall_s": wall,
+            "compile_s": found.get("fit/compile_s")}  # fmt: skip
 
 
 def run_loop(loop: str, name: str, case: dict[str, Any], data_dir: Path, root: Path,
@@ -199,6 +204,9 @@ def run_loop(loop: str, name: str, case: dict[str, Any], data_dir: Path, root: P
     root.mkdir(parents=True, exist_ok=True)
     if loop == "fabricx":
         return fabricx_train(case["overrides"], case["steps"], device, root)
+    if loop == "fabricx_compile":
+        compiled = [*case["overrides"], *COMPILE]
+        return fabricx_train(compiled, case["steps"], device, root)
     args = [loop, name, str(data_dir), str(root), device, str(case["steps"])]
     env = {**fabricx_env(), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.run(
@@ -215,9 +223,9 @@ def paired(runs: list[dict[str, float]], base: list[dict[str, float]], key: str)
 
 
 def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
-    """Every case through the four loops, `repeats` times each, interleaved.
+    """Every case through the five loops, `repeats` times each, interleaved.
 
-    Times are medians over the repeats. Ratios are medians of paired ratios: the four loops
+    Times are medians over the repeats. Ratios are medians of paired ratios: the five loops
     of one repeat run back to back, so a drift in the machine's speed between repeats (on
     the 2-core VM the plain LeNet-5 loop's median moved between 10 and 13.5 ms within an
     hour) cancels out of the ratio; the range of the paired ratios is reported beside it.
@@ -229,7 +237,7 @@ def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
         write_data(tmp_path / "mnist")
         for name, case in cases(tmp_path / "mnist", quick).items():
             found: dict[str, list[dict[str, float]]] = {
-                "plain": [], "fabric": [], "lightning": [], "fabricx": []
+                "plain": [], "fabric": [], "lightning": [], "fabricx": [], "fabricx_compile": []
             }  # fmt: skip
             for i in range(repeats):
                 for loop, runs in found.items():
@@ -246,7 +254,8 @@ def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
                     "step_vs_lightning": statistics.median(paired(runs, found["lightning"], "step_ms")),
                     "epoch_s": statistics.median(r["epoch_s"] for r in runs),
                     "epoch_vs_plain": statistics.median(paired(runs, found["plain"], "epoch_s")),
-                    "first_step_s": statistics.median(r["first_step_s"] for r in runs) if loop == "fabricx" else None,
+                    "first_step_s": statistics.median(r["first_step_s"] for r in runs) if loop.startswith("fabricx") else None,
+                    "compile_s": statistics.median(r["compile_s"] for r in runs) if loop == "fabricx_compile" else None,
                 })  # fmt: skip
     return {"rows": rows, "repeats": raw, "torch_threads": torch.get_num_threads()}
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from fabricx.cli import main
+from fabricx.cli import command
 
-sys.exit(main())
+sys.exit(command())

@@ -6,6 +6,7 @@ torch nor lightning; a verb imports its runner only when it is about to run a jo
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -52,6 +53,20 @@ examples:
 Every verb takes Hydra's flags (--cfg job, --info, -m, --config-dir DIR, --help).
 {exit_status_help()}
 """
+
+
+def command() -> int:
+    """The `fabricx` command (and `python -m fabricx`): `main`, then a quick exit.
+
+    At exit Python tears down every module and garbage-collects what torch, Lightning and
+    W&B loaded: 1.1-1.8 s measured after a run. Frozen objects are skipped by that last
+    collection; atexit handlers (W&B's teardown, logging's flush) still run, and the
+    operating system frees the memory. Only here, where the process ends: a caller of
+    `main` in a longer-lived process keeps a collector that sees everything.
+    """
+    code = main()
+    gc.freeze()
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

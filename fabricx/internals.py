@@ -22,6 +22,45 @@ TORCH_ONNX_REGISTRATION_LOGGER = "torch.onnx._internal.exporter._registration"
 when torchvision is absent; torch has no public switch for those warnings."""
 
 
+def compiled_modules(module: Any) -> list[Any]:
+    """The submodules of `module` (itself included) that `nn.Module.compile()` compiled in
+    place: it keeps the compiled call in the private `_compiled_call_impl`, and torch has no
+    public test for it (an `OptimizedModule` wrapper is what `torch.compile(m)` returns)."""
+    return [m for m in module.modules() if getattr(m, "_compiled_call_impl", None) is not None]
+
+
+def uncompile(module: Any) -> Any:
+    """`module` with every in-place `nn.Module.compile()` undone, so calls run its eager
+    forward; returns it. A deep copy of a compiled module shares the original's compiled
+    call (a function), so a copy calls the original's weights until this clears it: torch
+    has no public `uncompile`."""
+    for submodule in compiled_modules(module):
+        submodule._compiled_call_impl = None
+    return module
+
+
+def set_inductor_compile_threads(threads: int) -> None:
+    """How many processes TorchInductor compiles in (its `compile_threads`; above 1 a pool
+    of worker subprocesses): torch sets it only from the TORCHINDUCTOR_COMPILE_THREADS
+    environment variable, read once at import, and exposes no public setter."""
+    import torch._inductor.config as inductor_config
+
+    inductor_config.compile_threads = threads
+
+
+def compile_seconds() -> float:
+    """Seconds this process has spent in torch.compile so far (TorchDynamo's frame compiles
+    and the compiled backward's, from its private `calculate_time_spent`); 0 where nothing
+    imported TorchDynamo. torch reports its compile times only in logs and traces."""
+    import sys
+
+    if "torch._dynamo" not in sys.modules:
+        return 0.0
+    from torch._dynamo.utils import calculate_time_spent
+
+    return float(calculate_time_spent().get("total_wall_time", 0.0))
+
+
 # Hydra
 
 

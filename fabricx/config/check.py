@@ -111,6 +111,7 @@ def _rules(cfg: DictConfig, facts: TaskFacts) -> list[str]:
     """The rules that join components and fabricx's settings, read from the composed config
     (so they report even when another part of it fails to convert)."""
     problems = _trainer_rules(_data(cfg, "trainer") or {}) + _optim_rules(_data(cfg, "optim"))
+    problems += _compile_rules(_data(cfg, "compile"))
     if facts.logged_metrics is not None:
         problems += _monitor_rules(cfg, facts)
     return problems
@@ -186,6 +187,28 @@ def _optim_rules(optim: dict[str, Any] | None) -> list[str]:
             )
         )
     return problems
+
+
+def _compile_rules(compile_cfg: dict[str, Any] | None) -> list[str]:
+    """A torch.compile backend torch knows; inductor, the default, is not looked up (the
+    lookup imports TorchDynamo, seconds of a `fabricx config`)."""
+    backend = (compile_cfg or {}).get("backend", "inductor")
+    if not isinstance(backend, str) or backend == "inductor" or not backend.strip():
+        return []  # the schema refuses an empty or non-string one
+    import torch
+
+    known = torch.compiler.list_backends(exclude_tags=())
+    if backend in known:
+        return []
+    return [
+        Problem(
+            f"compile.backend={backend!r} is not a torch.compile backend here "
+            f"({', '.join(known)}).",
+            key="compile.backend",
+            value=backend,
+            fix=did_you_mean(backend, known),
+        )
+    ]
 
 
 def _trainer_rules(trainer: dict[str, Any]) -> list[str]:

@@ -19,6 +19,9 @@ from fabricx import internals
 # Where each export target's file lives in <run>/export/.
 EXPORT_FILES = {
     "onnx": "model.onnx",
+    # model.onnx through ONNX Runtime's transformer optimizer (export.onnx.optimize); it
+    # holds ONNX Runtime contrib ops, so it is not a TensorRT source.
+    "onnx_optimized": "model.optimized.onnx",
     "onnx_fp16": "model.fp16.onnx",
     "onnx_int8": "model.int8.onnx",
     "tensorrt": "model.plan",

@@ -1,11 +1,15 @@
-"""model.int8.onnx: static Q/DQ quantization by onnxruntime.quantization, calibrated on data.
+"""model.int8.onnx by onnxruntime.quantization: static Q/DQ calibrated on data, or dynamic.
 
-Q/DQ (QuantizeLinear/DequantizeLinear pairs around fp32 ops) is the format both ONNX Runtime
-and TensorRT read, so one file serves the CPU and the GPU.
+Static: Q/DQ (QuantizeLinear/DequantizeLinear pairs around fp32 ops) is the format both ONNX
+Runtime and TensorRT read, so one file serves the CPU and the GPU; conv and dense nets.
+Dynamic: INT8 weights, activation scales computed per call (MatMulInteger,
+DynamicQuantizeMatMul, QAttention, DynamicQuantizeLSTM); no calibration data, ONNX Runtime
+only; transformers and recurrent nets, whose activation ranges vary from input to input.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -17,6 +21,11 @@ import numpy as np
 from fabricx.errors import FabricxError
 
 CALIBRATION = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+# The ops each method quantizes when export.onnx_int8.op_types is not given.
+DEFAULT_OP_TYPES = {
+    "static": ["MatMul", "Gemm", "Conv"],  # Add, Softmax and norms stay fp32 (accuracy)
+    "dynamic": ["MatMul", "Attention", "LSTM"],  # every op dynamic INT8 speeds up but Gather
+}
 
 
 def quantize_int8(
@@ -90,3 +99,54 @@ def quantize_int8(
         return dst
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def quantize_int8_dynamic(
+    src: Path, dst: Path, per_channel: bool = False, op_types: list[str] | None = None
+) -> Path:
+    """Quantize the fp32 model at `src` dynamically to INT8 at `dst`: INT8 weights, activation
+    scales computed per call, so no calibration data is needed.
+
+    Args:
+        src: the fp32 model (for a transformer, model.optimized.onnx: its fused Attention
+            ops become QAttention, as ONNX Runtime recommends).
+        dst: where model.int8.onnx goes; it appears only once complete and checked.
+        per_channel: one weight scale per output channel.
+        op_types: the ONNX op types to quantize (None: DEFAULT_OP_TYPES["dynamic"]).
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    external = Path(f"{src}.data").is_file()
+    staging = Path(tempfile.mkdtemp(prefix=".quantize-", dir=dst.parent))
+    # It advises (on the root logger) the shape-inference pass static Q/DQ needs; dynamic
+    # quantization reads only the weights.
+    advice = _Drop("consider to run pre-processing")
+    logging.getLogger().addFilter(advice)
+    try:
+        quantize_dynamic(
+            str(src),
+            str(staging / dst.name),
+            op_types_to_quantize=op_types or DEFAULT_OP_TYPES["dynamic"],
+            per_channel=per_channel,
+            weight_type=QuantType.QInt8,
+            use_external_data_format=external,
+        )
+        onnx.checker.check_model(str(staging / dst.name), full_check=True)
+        for file in sorted(staging.glob(f"{dst.name}*"), key=lambda f: f.name == dst.name):
+            os.replace(file, dst.parent / file.name)
+        return dst
+    finally:
+        logging.getLogger().removeFilter(advice)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+class _Drop(logging.Filter):
+    """Drops log records whose message contains `text`."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()

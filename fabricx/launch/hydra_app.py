@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fabricx import clock
 from fabricx.errors import FabricxError, report
 from fabricx.launch.arguments import VERB_ENV, job_arguments, parse_flags
 from fabricx.runs.job import Job, preemption_from_environment, trial_from_environment
@@ -47,6 +48,7 @@ def run_hydra(config_name: str, rest: list[str], job: str) -> int:
     register()
 
     def task_function(cfg: Any) -> None:
+        clock.start_job()  # a multirun's later jobs start here, not at import
         module, name = job.split(":")
         environment = dict(os.environ)
         try:

@@ -93,11 +93,14 @@ def _runtimes(ctx: RunContext) -> Iterator[tuple[str, Prepare, bool]]:
     providers = {"cpu": "CPUExecutionProvider"}
     if "CUDAExecutionProvider" in ort.get_available_providers() and device.type == "cuda":
         providers["cuda"] = "CUDAExecutionProvider"
+    # model.optimized.onnx (the transformer optimizer's fused fp32 graph) right after model.onnx
+    names = {t: f"ort_{{where}}_{precision}" for t, precision in ONNX_PRECISIONS.items()}
+    names = {"onnx": names.pop("onnx"), "onnx_optimized": "ort_{where}_fp32_optimized", **names}
     for where, provider in providers.items():
-        for target, precision_name in ONNX_PRECISIONS.items():
+        for target, name in names.items():
             path = export_dir / EXPORT_FILES[target]
             if path.is_file():
-                yield f"ort_{where}_{precision_name}", _ort(path, provider), where == "cuda"
+                yield name.format(where=where), _ort(path, provider), where == "cuda"
 
     engine = export_dir / EXPORT_FILES["tensorrt"]
     if engine.is_file() and "tensorrt" not in ctx.skipped:

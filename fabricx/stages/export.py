@@ -1,7 +1,11 @@
 """export: the best checkpoint's model to <run>/export/, in each configured format.
 
-model.onnx (fp32) comes first: model.fp16.onnx and model.int8.onnx are derived from it, and
-the TensorRT engine (model.plan) is built from one of the three.
+model.onnx (fp32, standard ONNX) comes first: model.optimized.onnx (ONNX Runtime's transformer
+optimizer, transformers only by default), model.fp16.onnx and model.int8.onnx are derived from
+it, and the TensorRT engine (model.plan) is built from model.onnx, fp16 or a Q/DQ INT8 file.
+The model's family (fabricx.export.family) picks the optimizer and the INT8 method: dynamic
+quantization of the optimized graph for transformers and recurrent nets, static Q/DQ
+calibrated on training batches for conv and dense nets.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ import numpy as np
 import torch
 
 from fabricx.errors import ArtifactError, ConfigError
+from fabricx.export.family import detect_family, int8_method_for, optimizer_for
 from fabricx.export.fp16 import convert_fp16
 from fabricx.export.onnx import EXPORT_FILES, export_onnx
-from fabricx.export.quantize import quantize_int8
+from fabricx.export.quantize import DEFAULT_OP_TYPES, quantize_int8, quantize_int8_dynamic
+from fabricx.export.transformer import optimize_transformer, prepare_for_fusion
+from fabricx.runs import directory as runs
 from fabricx.stages.context import RunContext
 from fabricx.tasks.contract import (
     dynamic_axes,
@@ -39,8 +46,27 @@ def run(ctx: RunContext) -> None:
     inputs = example_inputs(ctx.task, ctx.datamodule)
 
     base = export.base_onnx
+    model = eval_copy(ctx.task)
+    # The family picks the fp32 graph optimizer and the INT8 method (each overridable).
+    family = detect_family(model)
+    optimizer = optimizer_for(base.optimize, family)
+    int8_method = int8_method_for(export.onnx_int8.method, family) if export.onnx_int8 else None
+    log.info(
+        "export: %s model (%s): optimize=%s, INT8 method=%s", family.kind, family.source,
+        optimizer, int8_method or "-",
+    )  # fmt: skip
+    trt_source = export.tensorrt.source if export.tensorrt is not None else None
+    if trt_source == "onnx_int8" and int8_method == "dynamic":  # auto picked it; see the config
+        raise ArtifactError(
+            f"export.tensorrt.source=onnx_int8 needs Q/DQ INT8, but export.onnx_int8.method="
+            f"{export.onnx_int8.method} picked dynamic quantization for this {family.kind} "
+            "model, which TensorRT cannot read; export again with export.onnx_int8.method="
+            f"static (no retraining: fabricx export run={ctx.run_dir} ...)."
+        )
+    if optimizer == "transformer":
+        prepare_for_fusion(model, family)  # the same numbers, in the pattern the fusion knows
     files = export_onnx(
-        eval_copy(ctx.task),
+        model,
         inputs,
         export_dir / EXPORT_FILES["onnx"],
         opset=base.opset,
@@ -51,21 +77,63 @@ def run(ctx: RunContext) -> None:
     )
     fp32 = next(f for f in files if f.suffix == ".onnx")
     ctx.artifacts["onnx"] = fp32
+    optimized = None
+    _remove(export_dir / EXPORT_FILES["onnx_optimized"])  # none left from an earlier export
+    if optimizer == "transformer":
+        optimized = export_dir / EXPORT_FILES["onnx_optimized"]
+        fused = optimize_transformer(fp32, optimized, family)
+        made = {"optimizer": "onnxruntime.transformers", "family": family.as_dict()}
+        runs.write_json(_sidecar(optimized), {**made, "fused_ops": fused})
+        ctx.artifacts["onnx_optimized"] = optimized
+        ctx.metrics["export/onnx_optimized_fused_ops"] = sum(fused.values())
+        if not fused:
+            log.warning(
+                "export.onnx.optimize: ONNX Runtime's transformer optimizer fused nothing in "
+                "%s (%s); %s is model.onnx's graph.", fp32, family.source, optimized.name,
+            )  # fmt: skip
     if export.onnx_fp16 is not None:
         dst = export_dir / EXPORT_FILES["onnx_fp16"]
         ctx.artifacts["onnx_fp16"] = convert_fp16(fp32, dst, export.onnx_fp16.keep_io_types)
     if export.onnx_int8 is not None:
         int8 = export.onnx_int8
-        ctx.artifacts["onnx_int8"] = quantize_int8(
-            fp32,
-            export_dir / EXPORT_FILES["onnx_int8"],
-            _calibration_batches(ctx, int8.calibration_batches, inputs),
-            per_channel=int8.per_channel,
-            calibrate_method=int8.calibrate_method,
-            op_types=int8.op_types,
-        )
+        dst = export_dir / EXPORT_FILES["onnx_int8"]
+        op_types = int8.op_types or DEFAULT_OP_TYPES[int8_method]
+        record: dict[str, Any] = {
+            "method": int8_method,
+            "family": family.kind,
+            "op_types": op_types,
+        }
+        if int8_method == "dynamic":
+            # On the fused graph where there is one, as ONNX Runtime recommends for
+            # transformers: its Attention ops become QAttention.
+            source = optimized or fp32
+            quantize_int8_dynamic(source, dst, per_channel=int8.per_channel, op_types=op_types)
+            record["source"] = source.name
+        else:
+            quantize_int8(
+                fp32,
+                dst,
+                _calibration_batches(ctx, int8.calibration_batches, inputs),
+                per_channel=int8.per_channel,
+                calibrate_method=int8.calibrate_method,
+                op_types=op_types,
+            )
+            record["source"] = fp32.name
+            record["calibration_batches"] = ctx.metrics["export/onnx_int8_calibration_batches"]
+        runs.write_json(_sidecar(dst), record)
+        ctx.artifacts["onnx_int8"] = dst
     if export.tensorrt is not None:
         _build_tensorrt(ctx, inputs)
+
+
+def _sidecar(path: Path) -> Path:
+    """<file>.json: how the file was made (W&B logs it with the file; verify reports it)."""
+    return path.with_name(path.name + ".json")
+
+
+def _remove(path: Path) -> None:
+    for file in (path, Path(f"{path}.data"), _sidecar(path)):
+        file.unlink(missing_ok=True)
 
 
 def _build_tensorrt(ctx: RunContext, inputs: dict[str, torch.Tensor]) -> None:

@@ -6,6 +6,9 @@ failed, pruned, preempted or interrupted run still leaves metrics.json saying wh
 
 from __future__ import annotations
 
+import time
+
+from fabricx import clock
 from fabricx.errors import TargetsSkipped, TrialPruned
 from fabricx.runs import directory
 from fabricx.runs.signals import Preempted, as_interrupted
@@ -34,6 +37,9 @@ def run_stages(ctx: RunContext, stages: list[str]) -> None:
     status = "failed"
     rank_zero = ctx.trainer is None or ctx.trainer.is_global_zero
     current = None
+    # time/setup_s: from the job's start (for the first job, importing fabricx) to its first
+    # stage: imports, config checks, building the data, model and trainer.
+    ctx.metrics["time/setup_s"] = time.time() - clock.job_started_at()
     try:
         for name in stages:
             if name in RANK_ZERO_STAGES and not rank_zero:
@@ -41,7 +47,8 @@ def run_stages(ctx: RunContext, stages: list[str]) -> None:
             if name in STAGE_RUNNERS:
                 current = name
                 ctx.stages[name] = "failed"  # until it returns
-                STAGE_RUNNERS[name](ctx)
+                with _timed(ctx, name):
+                    STAGE_RUNNERS[name](ctx)
                 ctx.stages[name] = "ok"
         status = "ok"
     except Preempted:
@@ -68,7 +75,24 @@ def run_stages(ctx: RunContext, stages: list[str]) -> None:
             _write_record(ctx, status)
             if "summary" in stages:
                 summary.run(ctx)
-        trackers.close_tracker(ctx, status)
+        with _timed(ctx, "close_trackers"):
+            trackers.close_tracker(ctx, status)
+        if rank_zero:  # the record again, with what closing the trackers (W&B uploads) took
+            ctx.metrics["time/total_s"] = time.time() - clock.job_started_at()
+            _write_record(ctx, status)
+
+
+class _timed:
+    """`time/<stage>_s` in the run's metrics: the stage's wall time, also when it fails."""
+
+    def __init__(self, ctx: RunContext, stage: str) -> None:
+        self.ctx, self.stage = ctx, stage
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.ctx.metrics[f"time/{self.stage}_s"] = time.perf_counter() - self.start
 
 
 def _write_record(ctx: RunContext, status: str) -> None:

@@ -1,7 +1,9 @@
 """verify: every exported file against the eager fp32 model, on its runtime.
 
-ONNX files run on ONNX Runtime, the TensorRT engine on TensorRT (skipped, with the reason,
-where TensorRT cannot run).
+ONNX files run on ONNX Runtime (model.optimized.onnx too, held to model.onnx's fp32
+tolerances), the TensorRT engine on TensorRT (skipped, with the reason, where TensorRT
+cannot run). Each entry carries how its file was made (the optimizer's fused ops, the INT8
+method and the model family) from the export stage's <file>.json.
 
 Per artifact: parity of the output tensor at several batch sizes (so the dynamic batch
 dimension is really exercised), within that artifact's precision's tolerances, then the
@@ -14,6 +16,7 @@ export/verify.json before any failure is raised, so nothing is lost.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,8 @@ def run(ctx: RunContext) -> None:
     wanted = set(ctx.cfg.export.targets)
     on_disk = {t for t, name in EXPORT_FILES.items() if (export_dir / name).is_file()}
     targets = [t for t in EXPORT_TARGETS if t in wanted | on_disk or (t == "onnx" and wanted)]
+    if "onnx_optimized" in on_disk:  # model.onnx through the transformer optimizer
+        targets.insert(targets.index("onnx") + 1 if "onnx" in targets else 0, "onnx_optimized")
     if "tensorrt" in targets:
         from fabricx.export.tensorrt import tensorrt_unavailable_reason
 
@@ -106,6 +111,7 @@ def run(ctx: RunContext) -> None:
                 **{f.name: getattr(tolerance, f.name) for f in dataclasses.fields(Tolerance)},
             },
             "parity": [p.as_dict() for p in parity],
+            **_how_made(export_dir / EXPORT_FILES[target]),
         }
         metric_ok = True
         if scoring:
@@ -158,15 +164,28 @@ def _runner(ctx: RunContext, target: str, export_dir: Path) -> tuple[Any, str, l
     return runner, "onnxruntime", runner.session.get_providers()
 
 
+def _how_made(path: Path) -> dict[str, Any]:
+    """What the export stage recorded beside the file (<file>.json): the optimizer and its
+    fused ops, the INT8 method and the model family. The TensorRT sidecar is the engine's
+    own (GPU, TensorRT version) and stays out."""
+    sidecar = path.with_name(path.name + ".json")
+    if path.suffix != ".onnx" or not sidecar.is_file():
+        return {}
+    return json.loads(sidecar.read_text())
+
+
 def _precision(ctx: RunContext, target: str) -> str:
     if target == "tensorrt":  # strongly typed: the engine runs at its source file's precision
         source = ctx.cfg.export.tensorrt.source if ctx.cfg.export.tensorrt else "onnx"
         return f"{ONNX_PRECISIONS[source]} (TensorRT engine)"
-    return ONNX_PRECISIONS[target]
+    return "fp32" if target == "onnx_optimized" else ONNX_PRECISIONS[target]
 
 
 def _tolerance(ctx: RunContext, target: str) -> Tolerance:
     """The target's configured tolerances; for a file exported by a later `fabricx export`
-    (not in this run's config), the defaults of that target's precision."""
+    (not in this run's config), the defaults of that target's precision. The optimized fp32
+    graph is held to model.onnx's."""
+    if target == "onnx_optimized":
+        return ctx.cfg.export.base_onnx
     configured = getattr(ctx.cfg.export, target)
     return configured if configured is not None else TARGET_SCHEMAS[target]()

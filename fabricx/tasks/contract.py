@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from fabricx.errors import StageError
+from fabricx.internals import uncompile
 
 
 def has_batches(task: Any) -> bool:
@@ -57,7 +58,8 @@ def eval_copy(task: nn.Module, device: str | torch.device = "cpu") -> nn.Module:
     """A copy of the task in eval mode, in fp32 on `device`, callable with named inputs.
 
     Detached from its trainer first: a deep copy would otherwise copy the trainer, its
-    loaders and its loggers too.
+    loaders and its loggers too. Never compiled: a run with `compile.enabled` exports,
+    verifies and times the original module's eager forward.
     """
     trainer = _attached_trainer(task)
     if trainer is not None:
@@ -67,6 +69,7 @@ def eval_copy(task: nn.Module, device: str | torch.device = "cpu") -> nn.Module:
     finally:
         if trainer is not None:
             task.trainer = trainer
+    uncompile(copied)  # torch's deep copy drops the compiled call; a user's copy may not
     return callable_by_name(copied.to(device, torch.float32).eval())
 
 

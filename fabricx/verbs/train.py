@@ -15,6 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from fabricx import atomic
+from fabricx.builders.compile import apply_speed_settings
 from fabricx.builders.components import build_datamodule, build_model, build_task
 from fabricx.builders.trainer import build_trainer
 from fabricx.config.check import check_config, trusted_prefixes
@@ -64,6 +65,7 @@ def train(
     # The task takes the model, and the optimizer and scheduler as partials it completes.
     task = build_task(cfg, build_model(cfg, prefixes), prefixes)
     initialised = init_weights(task, cfg, job.run_dir) if cfg.init_from else None
+    apply_speed_settings(task, cfg)  # compile, channels_last: in place, same state_dict keys
     trainer = build_trainer(cfg, job.run_dir, prefixes, job, model=task)  # fsdp: task classes
     environment = getattr(trainer.strategy, "cluster_environment", None)
     if environment is not None:  # who starts the ranks: Lightning itself, SLURM, torchrun, ...

@@ -32,3 +32,5 @@ def test_lenet5_on_mnist_idx_files_trains_exports_and_verifies(tmp_path: Path):
     verify = read_json(run_dir / "export" / "verify.json")
     assert verify["artifacts"]["onnx"]["parity"][0]["shape"] == [1, 1, 28, 28]
     assert verify["passed"]
+    int8 = verify["artifacts"]["onnx_int8"]
+    assert (int8["method"], int8["family"]) == ("static", "conv")  # a conv net: Q/DQ

@@ -31,6 +31,12 @@ def test_default_run_reaches_95_percent_and_verifies_onnx(default_run):
     assert record["metric"]["value"] >= 0.95
     # The metric recomputed through ONNX Runtime sits beside the eager one.
     assert abs(record["metrics"]["test/acc_onnx"] - record["metrics"]["test/acc"]) <= 0.005
+    # Each stage's wall time, and the whole job's: within the command's own wall time.
+    times = {k: v for k, v in record["metrics"].items() if k.startswith("time/")}
+    stages = ("setup", "fit", "test", "export", "verify", "bench", "close_trackers")
+    assert set(times) == {f"time/{s}_s" for s in (*stages, "total")}
+    assert sum(times[f"time/{s}_s"] for s in stages) <= times["time/total_s"] + 1e-6
+    assert times["time/total_s"] < default_run.seconds
     print(f"fabricx train: {default_run.seconds:.1f} s, test/acc {record['metric']['value']:.4f}")
 
 
@@ -231,6 +237,8 @@ def test_fp16_and_int8_targets_are_verified_at_their_precision(tmp_path: Path):
     assert fp16["tolerance"]["precision"] == "fp16" and int8["tolerance"]["atol"] == 0.5
     assert 0 < max(p["max_abs_diff"] for p in fp16["parity"]) < 1e-2  # really fp16: not exact
     assert int8["passed"] and abs(int8["metric_change"]) <= 0.02
+    assert (int8["method"], int8["family"]) == ("static", "dense")  # an MLP: Q/DQ, calibrated
+    assert "onnx_optimized" not in verify["artifacts"]  # not a transformer: no optimized file
     assert (
         "metric_change_vs_onnx" in int8
         and verify["artifacts"]["onnx"]["metric_change_vs_onnx"] == 0
@@ -254,8 +262,10 @@ def test_every_exported_file_is_its_own_wandb_artifact(tmp_path: Path):
     assert set(artifacts) == {"model", "onnx", "onnx_int8"}
     assert any(a["type"] == "run_table" for a in logged)  # the bench table
     int8 = artifacts["onnx_int8"]
-    assert int8["type"] == "model" and int8["files"] == ["export/model.int8.onnx"]
+    # the file and how it was made (<file>.json: the INT8 method and the model's family)
+    assert int8["files"] == ["export/model.int8.onnx", "export/model.int8.onnx.json"]
     assert int8["metadata"]["verify"]["tolerance"]["precision"] == "int8"
+    assert int8["metadata"]["sidecar"]["method"] == "static"
 
 
 def test_a_parity_failure_fails_the_stage_and_keeps_every_file(tmp_path: Path):
@@ -310,6 +320,9 @@ def test_multirun_gives_one_run_directory_and_wandb_run_per_job(tmp_path: Path):
         assert "# one job of: fabricx train -m" in (job / "command.txt").read_text()
     assert lrs == {0.01, 0.001}
     assert len(run_ids) == 2
+    # Each job's times start at its own start, not at the process's.
+    totals = [read_json(job / "metrics.json")["metrics"]["time/total_s"] for job in jobs]
+    assert sum(totals) < result.seconds
 
 
 def test_ddp_two_cpu_ranks_share_one_run_directory(tmp_path: Path):

@@ -44,6 +44,45 @@ def test_onnx_registration_logger_is_the_exporters() -> None:
     assert module.logger.name == internals.TORCH_ONNX_REGISTRATION_LOGGER
 
 
+def test_in_place_compile_is_found_timed_and_undone() -> None:
+    import copy
+
+    class Net(torch.nn.Module):  # dynamo skips torch.nn's own forwards: a forward of ours
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(3, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.linear(x)) + 1
+
+    model = Net()
+    assert internals.compiled_modules(model) == []
+    model.compile(backend="eager")  # dynamo's compile without inductor's: fast
+    assert internals.compiled_modules(model) == [model]
+    before = internals.compile_seconds()
+    x = torch.randn(4, 3)
+    expected = model(x)  # the first call compiles
+    assert internals.compile_seconds() > before
+    # torch's __getstate__ drops the compiled call: a deep copy runs its own eager forward.
+    copied = copy.deepcopy(model)
+    assert internals.compiled_modules(copied) == []
+    with torch.no_grad():
+        copied.linear.weight.zero_()
+    assert torch.equal(model(x), expected) and not torch.equal(copied(x), expected)
+    assert internals.uncompile(model) is model and internals.compiled_modules(model) == []
+    assert torch.equal(model(x), expected)  # the eager forward, the same numbers
+
+
+def test_inductor_compile_threads_is_its_config_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch._inductor.config as inductor_config
+
+    monkeypatch.setattr(inductor_config, "compile_threads", inductor_config.compile_threads)
+    internals.set_inductor_compile_threads(1)
+    assert inductor_config.compile_threads == 1
+    internals.set_inductor_compile_threads(3)
+    assert inductor_config.compile_threads == 3
+
+
 # Hydra
 
 

@@ -16,6 +16,7 @@ from fabricx.config.schema.callbacks import (
     CheckpointConfig,
     EarlyStoppingConfig,
 )
+from fabricx.config.schema.compile import COMPILE_MODES, CompileConfig
 from fabricx.config.schema.export import (
     EXPORT_TARGETS,
     ONNX_TARGETS,
@@ -68,11 +69,12 @@ PRIMARY_SCHEMAS: dict[str, type] = {
 
 
 __all__ = [
-    "DEFAULT_TARGET_PREFIXES", "EXPORT_TARGETS", "GROUP_SCHEMAS", "ONNX_TARGETS", "PRECISIONS",
-    "PRIMARY_SCHEMAS", "STAGES", "TARGET_SCHEMAS", "BenchConfig", "BenchRunConfig",
-    "CallbacksConfig", "CheckpointConfig", "DDPStrategyConfig", "EarlyStoppingConfig",
-    "EvalConfig", "ExpectedConfig", "ExportConfig", "ExportRunConfig", "FSDPStrategyConfig",
-    "FinishedRunConfig", "MetricConfig", "OnnxExportConfig", "OnnxFp16Config", "OnnxInt8Config",
-    "PathsConfig", "PrecisionConfig", "StrategyConfig", "SweepConfig", "SweepRunConfig",
-    "TensorrtConfig", "Tolerance", "TrainConfig", "VerifyConfig",
+    "COMPILE_MODES", "DEFAULT_TARGET_PREFIXES", "EXPORT_TARGETS", "GROUP_SCHEMAS",
+    "ONNX_TARGETS", "PRECISIONS", "PRIMARY_SCHEMAS", "STAGES", "TARGET_SCHEMAS", "BenchConfig",
+    "BenchRunConfig", "CallbacksConfig", "CheckpointConfig", "CompileConfig",
+    "DDPStrategyConfig", "EarlyStoppingConfig", "EvalConfig", "ExpectedConfig", "ExportConfig",
+    "ExportRunConfig", "FSDPStrategyConfig", "FinishedRunConfig", "MetricConfig",
+    "OnnxExportConfig", "OnnxFp16Config", "OnnxInt8Config", "PathsConfig", "PrecisionConfig",
+    "StrategyConfig", "SweepConfig", "SweepRunConfig", "TensorrtConfig", "Tolerance",
+    "TrainConfig", "VerifyConfig",
 ]  # fmt: skip

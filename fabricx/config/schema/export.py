@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fabricx.config.schema.fields import help_text
-from fabricx.errors import ConfigError, check_choice
+from fabricx.errors import ConfigError, Problem, check_choice
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+# export.onnx.optimize and export.onnx_int8.method (fabricx.export.family says what auto picks).
+OPTIMIZE_CHOICES = ("auto", "none", "transformer")
+INT8_METHODS = ("auto", "static", "dynamic")
 ONNX_TARGETS = ("onnx", "onnx_fp16", "onnx_int8")
 EXPORT_TARGETS = (*ONNX_TARGETS, "tensorrt")
 
@@ -40,9 +43,17 @@ class OnnxExportConfig(Tolerance):
     external_data: bool = field(
         default=False, metadata=help_text("Keep weights in model.onnx.data beside the graph.")
     )
+    optimize: str = field(
+        default="auto",
+        metadata=help_text(
+            f"One of {OPTIMIZE_CHOICES}: model.optimized.onnx by ONNX Runtime's transformer "
+            "optimizer (auto: for transformers only; none: no such file)."
+        ),
+    )
 
     def __post_init__(self) -> None:
         self.check_tolerance("export.onnx")
+        check_choice("export.onnx.optimize", self.optimize, OPTIMIZE_CHOICES)
         if not self.dynamic_batch:
             raise ConfigError(
                 "export.onnx.dynamic_batch=false: verification and bench run several batch "
@@ -67,9 +78,17 @@ class OnnxFp16Config(Tolerance):
 
 @dataclass
 class OnnxInt8Config(Tolerance):
-    """model.int8.onnx: static Q/DQ quantization calibrated on training batches; the same
-    file runs on ONNX Runtime (CPU) and TensorRT."""
+    """model.int8.onnx: static Q/DQ quantization calibrated on training batches (conv and
+    dense nets; the same file runs on ONNX Runtime and TensorRT), or dynamic quantization
+    (transformers and recurrent nets; ONNX Runtime only)."""
 
+    method: str = field(
+        default="auto",
+        metadata=help_text(
+            f"One of {INT8_METHODS}; auto: dynamic for transformers and recurrent nets, "
+            "static Q/DQ for the rest."
+        ),
+    )
     calibration_batches: int = field(
         default=16, metadata=help_text("Training batches that calibrate the activation ranges.")
     )
@@ -77,9 +96,12 @@ class OnnxInt8Config(Tolerance):
         default="minmax", metadata=help_text(f"One of {CALIBRATION_METHODS}.")
     )
     per_channel: bool = True  # one scale per output channel: better accuracy, same speed
-    op_types: list[str] = field(
-        default_factory=lambda: ["MatMul", "Gemm", "Conv"],
-        metadata=help_text("Ops to quantize; the rest (Add, Softmax, norms) stay fp32."),
+    op_types: list[str] | None = field(
+        default=None,
+        metadata=help_text(
+            "Ops to quantize; the rest stay fp32. None: static [MatMul, Gemm, Conv], "
+            "dynamic [MatMul, Attention, LSTM]."
+        ),
     )
     atol: float = 0.5
     rtol: float = 0.1
@@ -89,6 +111,7 @@ class OnnxInt8Config(Tolerance):
         self.check_tolerance("export.onnx_int8")
         method = self.calibrate_method
         check_choice("export.onnx_int8.calibrate_method", method, CALIBRATION_METHODS)
+        check_choice("export.onnx_int8.method", self.method, INT8_METHODS)
         if self.calibration_batches < 1:
             raise ConfigError(
                 f"export.onnx_int8.calibration_batches={self.calibration_batches} must be >= 1."
@@ -141,6 +164,22 @@ TARGET_SCHEMAS: dict[str, type[Tolerance]] = {
 }
 
 
+def check_tensorrt_source(method: str, source: str) -> None:
+    """TensorRT reads INT8 only as Q/DQ: a dynamic INT8 file cannot be its source. (With
+    method=auto the model decides; the export stage checks that once it knows the family.)"""
+    if source == "onnx_int8" and method == "dynamic":
+        raise ConfigError(
+            Problem(
+                "export.onnx_int8.method='dynamic' writes dynamically quantized ops that "
+                "TensorRT cannot read, and export.tensorrt.source=onnx_int8 builds the engine "
+                "from that file (TensorRT reads INT8 as Q/DQ only).",
+                keys=("export.onnx_int8.method", "export.tensorrt.source"),
+                value=method,
+                fix="Set export.onnx_int8.method=static.",
+            )
+        )
+
+
 @dataclass
 class ExportConfig:
     """Export targets: each option of the `export` group fills in its own key, so
@@ -159,6 +198,8 @@ class ExportConfig:
                 f"export.tensorrt.source={source} but export does not produce it; add it: "
                 f"export=[onnx,{source},tensorrt]."
             )
+        if self.onnx_int8 is not None and self.tensorrt is not None:
+            check_tensorrt_source(self.onnx_int8.method, self.tensorrt.source)
 
     @property
     def targets(self) -> list[str]:

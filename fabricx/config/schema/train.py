@@ -4,7 +4,7 @@ The component groups (data, model, task, optim, scheduler, logger, callbacks.ext
 `_target_` and its arguments: their schema is the target's own signature, checked by
 fabricx.config.components. The trainer group holds lightning.pytorch.Trainer's arguments,
 checked against its signature the same way. The dataclasses here cover what is fabricx's
-own: run-level keys, precision, strategy, fabricx's callbacks, export, bench.
+own: run-level keys, precision, strategy, compile, fabricx's callbacks, export, bench.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from omegaconf import MISSING
 
 from fabricx.config.schema.bench import BenchConfig
 from fabricx.config.schema.callbacks import MODES, CallbacksConfig
+from fabricx.config.schema.compile import CompileConfig
 from fabricx.config.schema.export import ExportConfig
 from fabricx.config.schema.fields import help_text
 from fabricx.config.schema.precision import PrecisionConfig
@@ -72,6 +73,13 @@ class TrainConfig:
     )
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    compile: CompileConfig = field(default_factory=CompileConfig)
+    channels_last: bool = field(
+        default=False,
+        metadata=help_text(
+            "Convolution weights (and so the convolutions) in channels-last memory format."
+        ),
+    )
     trainer: dict[str, Any] = field(
         default_factory=dict, metadata=help_text("lightning.pytorch.Trainer's arguments.")
     )
@@ -139,6 +147,11 @@ class TrainConfig:
             raise ConfigError(
                 "resume='' names nothing: give resume=auto, a run directory such as "
                 "resume=runs/<experiment>/<timestamp>-<id>, or resume=null for a new run."
+            )
+        if self.compile.enabled and self.strategy.name == "fsdp":
+            raise ConfigError(
+                "compile.enabled=true with strategy=fsdp: fabricx does not compile FSDP-wrapped "
+                "models (untested); use strategy=ddp, or compile.enabled=false."
             )
         checkpoint = self.callbacks.checkpoint
         if self.resume is not None and not (checkpoint.enabled and checkpoint.save_last):
