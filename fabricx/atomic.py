@@ -111,3 +111,13 @@ def _running(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def publish_beside(staging: Path, main: Path) -> list[Path]:
+    """Move `main`'s files (its graph and companions like `<name>.data`) from the `staging`
+    folder beside it into place: the companions first, the main file last, so `main` only
+    ever appears beside complete companions. Returns the files' final paths."""
+    files = sorted(staging.glob(f"{main.name}*"), key=lambda f: f.name == main.name)
+    for file in files:
+        os.replace(file, main.parent / file.name)
+    return [main.parent / file.name for file in files]

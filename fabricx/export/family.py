@@ -20,12 +20,10 @@ from typing import Any
 
 from torch import nn
 
+from fabricx.config.schema.export import INT8_METHODS, OPTIMIZE_CHOICES
 from fabricx.errors import check_choice
 
 FAMILIES = ("transformer", "recurrent", "conv", "dense")
-# The same choices as fabricx.config.schema.export (which export may not import).
-OPTIMIZE_CHOICES = ("auto", "none", "transformer")
-INT8_METHODS = ("auto", "static", "dynamic")
 # Hugging Face config.model_type -> the model_type of onnxruntime.transformers.optimizer.
 ORT_MODEL_TYPES = {
     "bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "camembert": "bert",

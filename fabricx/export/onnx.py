@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import shutil
 import tempfile
 import warnings
@@ -14,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fabricx import internals
+from fabricx import atomic, internals
 
 # Where each export target's file lives in <run>/export/.
 EXPORT_FILES = {
@@ -83,14 +82,11 @@ def export_onnx(
             labels = {name: {a: axes[a] for a in dims} for name, dims in per_input.items()}
             _rederive_shapes(staging / path.name, labels)
         onnx.checker.check_model(str(staging / path.name), full_check=True)
-        # The graph goes last: a model.onnx only ever appears beside its complete weights.
-        files = sorted(staging.iterdir(), key=lambda f: f.name == path.name)
         stale = path.parent / f"{path.name}.data"
         if stale.exists() and not (staging / stale.name).exists():
             stale.unlink()  # left by an earlier export with external data
-        for file in files:
-            os.replace(file, path.parent / file.name)
-        return [path.parent / file.name for file in files]
+        # The graph goes last: a model.onnx only ever appears beside its complete weights.
+        return atomic.publish_beside(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

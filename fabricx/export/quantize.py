@@ -10,7 +10,6 @@ only; transformers and recurrent nets, whose activation ranges vary from input t
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fabricx import atomic
 from fabricx.errors import FabricxError
 
 CALIBRATION = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
@@ -93,9 +93,7 @@ def quantize_int8(
             use_external_data_format=external,
         )
         onnx.checker.check_model(str(staging / dst.name), full_check=True)
-        # Weights first, the graph last: model.int8.onnx appears only beside its data.
-        for file in sorted(staging.glob(f"{dst.name}*"), key=lambda f: f.name == dst.name):
-            os.replace(file, dst.parent / file.name)
+        atomic.publish_beside(staging, dst)  # the weights first: never a graph without them
         return dst
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -133,8 +131,7 @@ def quantize_int8_dynamic(
             use_external_data_format=external,
         )
         onnx.checker.check_model(str(staging / dst.name), full_check=True)
-        for file in sorted(staging.glob(f"{dst.name}*"), key=lambda f: f.name == dst.name):
-            os.replace(file, dst.parent / file.name)
+        atomic.publish_beside(staging, dst)
         return dst
     finally:
         logging.getLogger().removeFilter(advice)

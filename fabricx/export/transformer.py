@@ -19,7 +19,6 @@ the attention fusion, and `prepare_for_fusion` / `optimize_transformer` undo the
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fabricx import atomic
 from fabricx.errors import FabricxError
 from fabricx.export.family import ENCODER_TYPES, ORT_MODEL_TYPES, Family
 
@@ -109,8 +109,7 @@ def optimize_transformer(src: Path, dst: Path, family: Family) -> dict[str, int]
         optimized.save_model_to_file(str(staging / dst.name), use_external_data_format=external)
         onnx.checker.check_model(str(staging / dst.name), full_check=True)
         counts = fused_op_counts(staging / dst.name)
-        for file in sorted(staging.glob(f"{dst.name}*"), key=lambda f: f.name == dst.name):
-            os.replace(file, dst.parent / file.name)
+        atomic.publish_beside(staging, dst)
         return counts
     except Exception as err:
         raise FabricxError(

@@ -1,6 +1,6 @@
 """`compile.enabled=true`: a compiled run against an eager one of the same seed, as typed.
 
-The tolerance stated in the README ("Compiled training"): on the digits MLP without dropout,
+The tolerance stated in the README ("Speed"): on the digits MLP without dropout,
 a compiled run's test accuracy is within 0.01 of the eager run's and its test loss within
 0.1% (fp32 sums in another order; measured: equal to 5 digits). With dropout the random
 masks differ (inductor draws its own random numbers): the runs agree only as two seeds do.

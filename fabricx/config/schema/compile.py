@@ -1,7 +1,7 @@
 """compile.*: torch.compile of the model during fit (and the test stage after it).
 
 Off by default: on the measured CPUs compiling pays for LeNet-5 but not for the tiny MLP,
-and it adds tens of seconds of compile time to a first run (README, "Compiled training").
+and it adds tens of seconds of compile time to a first run (README, "Speed").
 """
 
 from __future__ import annotations

@@ -399,7 +399,11 @@ def test_fault_export_twice_keeps_files_consistent(finished_copy: Path, tmp_path
         assert result.returncode == 0, result.output[-3000:]
         listings.append(sorted(p.name for p in (finished_copy / "export").iterdir()))
         records.append(_record(finished_copy))
-    assert listings[0] == listings[1] == ["model.int8.onnx", "model.onnx", "verify.json"]
+    assert (
+        listings[0]
+        == listings[1]
+        == ["model.int8.onnx", "model.int8.onnx.json", "model.onnx", "verify.json"]
+    )
     assert records[0]["status"] == records[1]["status"] == "ok"
     assert records[0]["metrics"].keys() == records[1]["metrics"].keys()
     for name, path in records[1]["artifacts"].items():

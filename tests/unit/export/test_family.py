@@ -6,15 +6,12 @@ import pytest
 from torch import nn
 
 from fabricx.config.schema.export import (
-    INT8_METHODS,
-    OPTIMIZE_CHOICES,
     ExportConfig,
     OnnxExportConfig,
     OnnxInt8Config,
     TensorrtConfig,
 )
 from fabricx.errors import ConfigError
-from fabricx.export import family as fam
 from fabricx.export.family import Family, detect_family, int8_method_for, optimizer_for
 from fabricx.models.mlp import MLP
 
@@ -107,10 +104,6 @@ def test_unknown_choice_names_key_value_and_choices():
     (problem,) = err.value.problems
     assert problem.key == "export.onnx_int8.method" and problem.value == "fast"
     assert "['auto', 'static', 'dynamic']" in problem
-
-
-def test_the_export_layer_keeps_the_config_choices():
-    assert (fam.OPTIMIZE_CHOICES, fam.INT8_METHODS) == (OPTIMIZE_CHOICES, INT8_METHODS)
 
 
 def test_config_checks_the_new_keys():
