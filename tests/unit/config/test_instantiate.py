@@ -95,14 +95,16 @@ def test_check_targets_checks_the_root() -> None:
 
 
 def test_a_target_must_be_defined_in_an_allowed_module_not_only_named_there() -> None:
-    """`fabricx.export.onnx.os.system` is named inside fabricx but is os's;
+    """`fabricx.builders.compile.os.system` is named inside fabricx but is os's;
     `fabricx.export.onnx.Path` is pathlib's: both refused before anything is built."""
-    with pytest.raises(ConfigError, match=r"fabricx\.export\.onnx\.os is the module os"):
-        resolve_target("fabricx.export.onnx.os.system", ["fabricx"], "model")
+    with pytest.raises(ConfigError, match=r"fabricx\.builders\.compile\.os is the module os"):
+        resolve_target("fabricx.builders.compile.os.system", ["fabricx"], "model")
     with pytest.raises(ConfigError, match=r"Path from the module pathlib, outside"):
         resolve_target("fabricx.export.onnx.Path", ["fabricx"], "model")
-    with pytest.raises(ConfigError, match=r"fabricx\.export\.onnx\.os is the module os"):
-        build({"_target_": "fabricx.export.onnx.os.system", "command": "true"}, ["fabricx"], "x")
+    with pytest.raises(ConfigError, match=r"fabricx\.builders\.compile\.os is the module os"):
+        build(
+            {"_target_": "fabricx.builders.compile.os.system", "command": "true"}, ["fabricx"], "x"
+        )
     export_onnx = resolve_target("fabricx.export.onnx.export_onnx", ["fabricx"], "x")
     assert export_onnx.__name__ == "export_onnx"
 
