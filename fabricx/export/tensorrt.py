@@ -27,6 +27,7 @@ from typing import Any
 
 from fabricx.atomic import atomic_open
 from fabricx.errors import ArtifactError, ConfigError, FabricxError, did_you_mean
+from fabricx.export.sidecar import sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -300,11 +301,6 @@ class EngineSidecar:
                 f" engine was built for; {REBUILD_HINT}"
             )
         return cls.from_json(path.read_text(), source=str(path))
-
-
-def sidecar_path(engine_path: Path) -> Path:
-    """`model.engine` -> `model.engine.json`."""
-    return engine_path.with_name(engine_path.name + ".json")
 
 
 def onnx_sha256(onnx_path: Path) -> str:

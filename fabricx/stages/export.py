@@ -23,6 +23,7 @@ from fabricx.export.family import detect_family, int8_method_for, optimizer_for
 from fabricx.export.fp16 import convert_fp16
 from fabricx.export.onnx import EXPORT_FILES, export_onnx
 from fabricx.export.quantize import DEFAULT_OP_TYPES, quantize_int8, quantize_int8_dynamic
+from fabricx.export.sidecar import sidecar_path
 from fabricx.export.transformer import optimize_transformer, prepare_for_fusion
 from fabricx.runs import directory as runs
 from fabricx.stages.context import RunContext
@@ -83,7 +84,7 @@ def run(ctx: RunContext) -> None:
         optimized = export_dir / EXPORT_FILES["onnx_optimized"]
         fused = optimize_transformer(fp32, optimized, family)
         made = {"optimizer": "onnxruntime.transformers", "family": family.as_dict()}
-        runs.write_json(_sidecar(optimized), {**made, "fused_ops": fused})
+        runs.write_json(sidecar_path(optimized), {**made, "fused_ops": fused})
         ctx.artifacts["onnx_optimized"] = optimized
         ctx.metrics["export/onnx_optimized_fused_ops"] = sum(fused.values())
         if not fused:
@@ -120,19 +121,14 @@ def run(ctx: RunContext) -> None:
             )
             record["source"] = fp32.name
             record["calibration_batches"] = ctx.metrics["export/onnx_int8_calibration_batches"]
-        runs.write_json(_sidecar(dst), record)
+        runs.write_json(sidecar_path(dst), record)
         ctx.artifacts["onnx_int8"] = dst
     if export.tensorrt is not None:
         _build_tensorrt(ctx, inputs)
 
 
-def _sidecar(path: Path) -> Path:
-    """<file>.json: how the file was made (W&B logs it with the file; verify reports it)."""
-    return path.with_name(path.name + ".json")
-
-
 def _remove(path: Path) -> None:
-    for file in (path, Path(f"{path}.data"), _sidecar(path)):
+    for file in (path, Path(f"{path}.data"), sidecar_path(path)):
         file.unlink(missing_ok=True)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fabricx.export.onnx import EXPORT_FILES
+from fabricx.export.sidecar import sidecar_path
 from fabricx.stages.context import RunContext
 
 
@@ -92,7 +93,7 @@ def _log_artifacts(run: Any, ctx: RunContext) -> None:
         metadata: dict[str, Any] = {"target": target, "file": file_name}
         if target in verified:
             metadata["verify"] = verified[target]
-        sidecar = Path(f"{main}.json")
+        sidecar = sidecar_path(main)
         if sidecar.is_file():
             metadata["sidecar"] = json.loads(sidecar.read_text())
         art = wandb.Artifact(f"{target}-{run.id}", type="model", metadata=metadata)

@@ -28,6 +28,7 @@ from fabricx.export.onnx import EXPORT_FILES, ONNX_PRECISIONS
 from fabricx.export.outputs import flatten, rebuild, structure
 from fabricx.export.parity import check_cases, parity_cases, score, slices, tile
 from fabricx.export.runtimes import OrtRunner
+from fabricx.export.sidecar import sidecar_path
 from fabricx.runs import directory as runs
 from fabricx.stages.context import RunContext
 from fabricx.tasks.contract import (
@@ -168,7 +169,7 @@ def _how_made(path: Path) -> dict[str, Any]:
     """What the export stage recorded beside the file (<file>.json): the optimizer and its
     fused ops, the INT8 method and the model family. The TensorRT sidecar is the engine's
     own (GPU, TensorRT version) and stays out."""
-    sidecar = path.with_name(path.name + ".json")
+    sidecar = sidecar_path(path)
     if path.suffix != ".onnx" or not sidecar.is_file():
         return {}
     return json.loads(sidecar.read_text())
