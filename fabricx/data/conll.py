@@ -76,7 +76,9 @@ def read_conll(path: Path) -> list[Sentence]:
     return sentences
 
 
-def check_tags(sentences: list[Sentence], labels: list[str], path: Path) -> None:
+def check_tags(
+    sentences: list[Sentence], labels: list[str], path: Path, scheme: str = "IOB2"
+) -> None:
     """Every tag of `sentences` must be one of `labels` (the model's classes).
 
     Raises:
@@ -89,7 +91,7 @@ def check_tags(sentences: list[Sentence], labels: list[str], path: Path) -> None
         return
     sentence, i = next((s, i) for s in sentences for i, t in enumerate(s.tags) if t not in known)
     raise DataError(
-        f"{path}:{sentence.line + i}: tag {sentence.tags[i]!r} (IOB2) is not in data.labels="
+        f"{path}:{sentence.line + i}: tag {sentence.tags[i]!r} ({scheme}) is not in data.labels="
         f"{labels}; the file has unknown tags {sorted(unknown)}. Fix the file, or add them to"
         " data.labels (and count them in data.num_classes)."
     )
@@ -101,6 +103,20 @@ def to_iob2(tags: list[str]) -> list[str]:
     for i, tag in enumerate(tags):
         if tag.startswith("I-") and (i == 0 or out[i - 1] == "O" or out[i - 1][2:] != tag[2:]):
             tag = "B-" + tag[2:]
+        out.append(tag)
+    return out
+
+
+def to_bioes(tags: list[str]) -> list[str]:
+    """IOB2 -> BIOES (Ratinov and Roth 2009; Ma and Hovy 2016 train on it): an entity's last
+    word ends with E-, a one-word entity is S-. The entities are the same ones."""
+    out = []
+    for i, tag in enumerate(tags):
+        ends = i + 1 == len(tags) or not tags[i + 1].startswith("I-")
+        if tag.startswith("B-") and ends:
+            tag = "S-" + tag[2:]
+        elif tag.startswith("I-") and ends:
+            tag = "E-" + tag[2:]
         out.append(tag)
     return out
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from annotated_types import Ge
 
 from fabricx.config.constraints import NonNegativeInt, PositiveInt
-from fabricx.data.conll import Sentence, check_tags, read_conll
+from fabricx.data.conll import Sentence, check_tags, read_conll, to_bioes
 from fabricx.data.labels import IGNORE
 from fabricx.data.loaders import SplitLoaders
 from fabricx.data.text import read_utf8
@@ -24,18 +24,31 @@ from fabricx.errors import DataError
 
 # CoNLL-2003's tags in IOB2; a datamodule's `labels` default, and so the task's (${data.labels}).
 CONLL2003_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
+# The same tags in BIOES (an entity's last word E-, a one-word entity S-): data.tag_scheme=bioes.
+CONLL2003_BIOES_LABELS = (
+    "O",
+    *(f"{p}-{t}" for t in ("PER", "ORG", "LOC", "MISC") for p in ("B", "I", "E", "S")),
+)
+TAG_SCHEMES = {"iob2": None, "bioes": to_bioes}
 SPLIT_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
 
 
-def read_splits(folder: Path, labels: list[str]) -> dict[str, list[Sentence]]:
-    """The three CoNLL files of `folder` by split, every tag checked against `labels`.
+def read_splits(
+    folder: Path, labels: list[str], tag_scheme: str = "iob2"
+) -> dict[str, list[Sentence]]:
+    """The three CoNLL files of `folder` by split, tags in `tag_scheme` (read as IOB1 or
+    IOB2, converted), every tag checked against `labels`.
 
     Raises:
         DataError: a file that is not CoNLL, or a tag outside `labels` (file and line).
     """
     sentences = {split: read_conll(folder / name) for split, name in SPLIT_FILES.items()}
+    convert = TAG_SCHEMES[tag_scheme]
     for split, name in SPLIT_FILES.items():
-        check_tags(sentences[split], labels, folder / name)
+        if convert is not None:
+            for sentence in sentences[split]:
+                sentence.tags = convert(sentence.tags)
+        check_tags(sentences[split], labels, folder / name, tag_scheme.upper())
     return sentences
 
 

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import torch
 from annotated_types import Ge
@@ -59,7 +59,11 @@ class Conll2003WordsDataModule(SplitLoaders):
 
     Args:
         path: folder with train.txt, valid.txt and test.txt.
-        labels: the tag set; any other tag in the data is an error.
+        labels: the tag set (in `tag_scheme`); any other tag in the data is an error.
+        tag_scheme: "iob2" (the files' entities, every one starting with B-) or "bioes"
+            (an entity's last word E-, a one-word entity S-; give the 17 BIOES labels,
+            fabricx.data.conll2003.CONLL2003_BIOES_LABELS). Entity F1 is the same either
+            way: seqeval and conlleval read both.
         vocab_size: word-vocabulary entries at most, padding and unknown included; the
             model's embedding table has this many rows.
         char_vocab_size: character-vocabulary entries at most, likewise.
@@ -78,6 +82,7 @@ class Conll2003WordsDataModule(SplitLoaders):
         self,
         path: str,
         labels: Sequence[str] = CONLL2003_LABELS,
+        tag_scheme: Literal["iob2", "bioes"] = "iob2",
         vocab_size: Annotated[int, Ge(3)] = 30000,
         char_vocab_size: Annotated[int, Ge(3)] = 128,
         min_freq: PositiveInt = 1,
@@ -92,6 +97,7 @@ class Conll2003WordsDataModule(SplitLoaders):
         super().__init__()
         self.path = Path(path).expanduser()
         self.labels = list(labels)
+        self.tag_scheme = tag_scheme
         self.label_ids = tag_ids(self.labels, num_classes)
         self.vocab_size = vocab_size
         self.char_vocab_size = char_vocab_size
@@ -117,7 +123,7 @@ class Conll2003WordsDataModule(SplitLoaders):
         run directory (fabricx.data.preflight)."""
         if self.sentences:
             return
-        self.sentences = read_splits(self.path, self.labels)
+        self.sentences = read_splits(self.path, self.labels, self.tag_scheme)
 
     def setup(self, stage: str | None = None) -> None:
         self.check_data()

@@ -38,6 +38,7 @@ def export_onnx(
     external_data: bool = False,
     dynamic_axes: dict[int, str] | None = None,
     output_names: list[str] | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> list[Path]:
     """Export `model` (called as model(**example_inputs)) to `path`; return the files written.
 
@@ -48,6 +49,8 @@ def export_onnx(
 
     Args:
         output_names: the graph's output names; None: the exporter's own.
+        metadata: key-value strings stored in the file (ONNX Runtime reads them back with
+            session.get_modelmeta().custom_metadata_map): a task's `export_metadata()`.
     """
     import onnx
 
@@ -81,6 +84,8 @@ def export_onnx(
         if dynamic_shapes is not None:
             labels = {name: {a: axes[a] for a in dims} for name, dims in per_input.items()}
             _rederive_shapes(staging / path.name, labels)
+        if metadata:
+            add_metadata(staging / path.name, metadata)
         onnx.checker.check_model(str(staging / path.name), full_check=True)
         stale = path.parent / f"{path.name}.data"
         if stale.exists() and not (staging / stale.name).exists():
@@ -105,6 +110,16 @@ class _ByPosition(nn.Module):
 
     def forward(self, *args: torch.Tensor) -> Any:
         return self.module(**dict(zip(self.names, args, strict=True)))
+
+
+def add_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Set `metadata` in the ONNX file's metadata_props (other keys are kept)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    kept = {p.key: p.value for p in model.metadata_props if p.key not in metadata}
+    onnx.helper.set_model_props(model, {**kept, **metadata})
+    onnx.save(model, str(path))
 
 
 def _rederive_shapes(path: Path, dynamic_axes: dict[str, dict[int, str]]) -> None:

@@ -85,8 +85,12 @@ class FitTimer(Callback):
         """`fit/step_ms` (median step after warm-up), `fit/epoch_s` (median epoch, its
         validation included), `fit/first_step_s` (from the job's start, for the first job
         importing fabricx, to the end of the first optimizer step), `fit/compile_s` (seconds
-        torch.compile took during fit, a compiled model only); each once measured."""
+        torch.compile took during fit, a compiled model only), `fit/epochs` (training epochs
+        this fit completed: fewer than max_epochs when early stopping ended it); each once
+        measured."""
         out = {}
+        if self._epochs:
+            out["fit/epochs"] = float(len(self._epochs))
         if self._gaps:
             out["fit/step_ms"] = statistics.median(self._gaps) * 1000
         if self._epochs:

@@ -1,6 +1,7 @@
-"""A BiLSTM tagger with a character CNN, trained from scratch (Ma and Hovy 2016, without the
-CRF): each word is its embedding joined with a max-pooled convolution over its characters,
-and a bidirectional LSTM over the sentence scores every word's tag.
+"""A BiLSTM tagger with a character CNN, trained from scratch (Ma and Hovy 2016): each word is
+its embedding joined with a max-pooled convolution over its characters, and a bidirectional
+LSTM over the sentence scores every word's tag (the CRF over those scores is the task's:
+task.crf=true).
 
 The backward direction reverses each sentence within its own length, so padding never
 reaches a real word's state: the tags of a sentence do not depend on what it was batched
@@ -9,6 +10,9 @@ sequences, which the exporter cannot trace).
 """
 
 from __future__ import annotations
+
+import math
+from typing import Literal
 
 import torch
 from torch import nn
@@ -35,21 +39,48 @@ def take_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 class CharCNN(nn.Module):
-    """Characters -> one vector per word: embed, convolve, ReLU, max over the word."""
+    """Characters -> one vector per word: embed, dropout, convolve, ReLU, max over the word."""
 
-    def __init__(self, vocab_size: int, dim: int, filters: int, width: int) -> None:
+    def __init__(
+        self, vocab_size: int, dim: int, filters: int, width: int, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, dim, padding_idx=PAD)
+        self.dropout = nn.Dropout(dropout)
         self.conv = nn.Conv1d(dim, filters, kernel_size=width, padding=width // 2)
 
     def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
         # (B, T, W) -> (B, T, filters)
         b, t, w = char_ids.shape
-        x = self.embed(char_ids.reshape(b * t, w)).transpose(1, 2)  # (B*T, dim, W)
+        x = self.dropout(self.embed(char_ids.reshape(b * t, w))).transpose(1, 2)  # (B*T, dim, W)
         h = torch.relu(self.conv(x))[..., :w]  # (B*T, filters, W); an even width adds one
         # ReLU outputs are >= 0, so zeroing padded characters leaves every maximum unchanged.
         h = h * (char_ids.reshape(b * t, 1, w) != PAD)
         return h.amax(dim=-1).reshape(b, t, -1)
+
+
+def ma_hovy_init(model: nn.Module) -> None:
+    """Ma and Hovy (2016), section 3.1: embeddings uniform in +-sqrt(3/dim) (the padding row
+    stays zero), weight matrices Glorot-uniform (each LSTM gate's matrix on its own),
+    biases zero, except the LSTM forget gates' at 1."""
+    for module in model.modules():
+        if isinstance(module, nn.Embedding):
+            bound = math.sqrt(3.0 / module.embedding_dim)
+            nn.init.uniform_(module.weight, -bound, bound)
+            if module.padding_idx is not None:
+                nn.init.zeros_(module.weight[module.padding_idx])
+        elif isinstance(module, (nn.Linear, nn.Conv1d)):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LSTM):
+            for name, param in module.named_parameters():
+                if name.startswith("weight"):  # (4*hidden, in): gates i, f, g, o stacked
+                    for gate in param.chunk(4, dim=0):
+                        nn.init.xavier_uniform_(gate)
+                else:  # bias_ih and bias_hh are added: the forget gate's sum is 1
+                    nn.init.zeros_(param)
+                    if name.startswith("bias_ih"):
+                        nn.init.ones_(param[module.hidden_size : 2 * module.hidden_size])
 
 
 class BiLSTMTagger(nn.Module):
@@ -66,8 +97,12 @@ class BiLSTMTagger(nn.Module):
         hidden_size: LSTM units per direction.
         num_layers: stacked BiLSTM layers.
         dropout: on the word representations and on each layer's output.
+        char_dropout: on the character embeddings, before the CNN.
         word_dropout: training-time chance that a word is replaced by the unknown id, so
             the model learns what to do with words it never saw.
+        init: "torch" (each layer's own default) or "ma_hovy" (Ma and Hovy 2016, section
+            3.1): embeddings uniform in +-sqrt(3/dim), weight matrices Glorot-uniform,
+            biases zero but the LSTM forget gates' at 1.
     """
 
     export_dynamic_axes = {0: "batch", 1: "sequence"}
@@ -84,11 +119,13 @@ class BiLSTMTagger(nn.Module):
         hidden_size: PositiveInt = 200,
         num_layers: PositiveInt = 1,
         dropout: Probability = 0.5,
+        char_dropout: Probability = 0.0,
         word_dropout: Probability = 0.05,
+        init: Literal["torch", "ma_hovy"] = "torch",
     ) -> None:
         super().__init__()
         self.word_embed = nn.Embedding(vocab_size, word_dim, padding_idx=PAD)
-        self.chars = CharCNN(char_vocab_size, char_dim, char_filters, char_width)
+        self.chars = CharCNN(char_vocab_size, char_dim, char_filters, char_width, char_dropout)
         self.dropout = nn.Dropout(dropout)
         self.word_dropout = word_dropout
         sizes = [word_dim + char_filters] + [2 * hidden_size] * (num_layers - 1)
@@ -97,6 +134,8 @@ class BiLSTMTagger(nn.Module):
             nn.LSTM(s, hidden_size, batch_first=True) for s in sizes
         )
         self.head = nn.Linear(2 * hidden_size, num_classes)
+        if init == "ma_hovy":
+            ma_hovy_init(self)
 
     def forward(
         self, word_ids: torch.Tensor, char_ids: torch.Tensor, attention_mask: torch.Tensor

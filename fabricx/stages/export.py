@@ -31,6 +31,7 @@ from fabricx.tasks.contract import (
     dynamic_axes,
     eval_copy,
     example_inputs,
+    export_metadata,
     has_batches,
     output_names,
 )
@@ -75,6 +76,7 @@ def run(ctx: RunContext) -> None:
         external_data=base.external_data,
         dynamic_axes=dynamic_axes(ctx.task),  # text: batch and sequence
         output_names=output_names(ctx.task),
+        metadata=export_metadata(ctx.task),
     )
     fp32 = next(f for f in files if f.suffix == ".onnx")
     ctx.artifacts["onnx"] = fp32

@@ -17,6 +17,11 @@ tell fabricx more (docs/user-code.md has the whole contract).
   of tensors (its keyword arguments). Its first axis is the batch.
 - `export_dynamic_axes: dict[int, str]`: input axes besides the batch that vary (text:
   `{0: "batch", 1: "sequence"}`); `export_output_names`: names for the graph's outputs.
+- `export_metadata() -> dict[str, str]`: strings stored in every exported ONNX file's
+  metadata (the labels; a CRF's transitions, which decode the graph's scores).
+- `write_test_predictions(path, datamodule)`: called on rank 0 after the test split is
+  scored, to write the predictions in the field's own format (a token tagger:
+  test_predictions.conll, conlleval's input).
 
 fabricx exports the task's own `forward`, in eval mode, in fp32 on the CPU.
 """
@@ -158,6 +163,13 @@ def callable_by_name(module: nn.Module) -> nn.Module:
 def dynamic_axes(task: Any) -> dict[int, str] | None:
     """The inputs' dynamic axes; None: the batch axis alone."""
     return getattr(task, "export_dynamic_axes", None)
+
+
+def export_metadata(task: Any) -> dict[str, str]:
+    """The task's `export_metadata()`: strings every exported ONNX file carries (a token
+    tagger's labels and CRF transitions); none when the task defines no such method."""
+    method = getattr(task, "export_metadata", None)
+    return dict(method()) if callable(method) else {}
 
 
 def output_names(task: Any) -> list[str] | None:

@@ -9,6 +9,8 @@ GPU. The states gather across DDP ranks like any torchmetrics state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
@@ -17,19 +19,31 @@ from fabricx.data.labels import IGNORE
 
 
 class EntityF1(Metric):
-    """Micro-averaged entity F1 over IOB2 tag sequences.
+    """Micro-averaged entity F1 over IOB2 or BIOES tag sequences.
 
     Args:
         labels: tag of each label id, e.g. ["O", "B-PER", "I-PER", ...].
         ignore_index: label id of positions that are not scored (padding, sub-tokens).
+        decode: (scores (B, T, C), target (B, T)) -> label ids (B, T), e.g. a CRF's Viterbi
+            decoding (fabricx.tasks.crf.crf_decode); None: each position's highest score.
     """
 
     full_state_update = False
 
-    def __init__(self, labels: list[str], ignore_index: int = IGNORE, **kwargs) -> None:
+    def __init__(
+        self,
+        labels: list[str],
+        ignore_index: int = IGNORE,
+        decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.labels = list(labels)
         self.ignore_index = ignore_index
+        self.decode = decode
+        # The last compute()'s tag sequences (gold, predicted): fabricx writes the test
+        # split's as test_predictions.conll, the input of the CoNLL scoring script.
+        self.sequences: tuple[list[list[str]], list[list[str]]] = ([], [])
         self.add_state("preds", default=[], dist_reduce_fx="cat")
         self.add_state("target", default=[], dist_reduce_fx="cat")
         self.add_state("lengths", default=[], dist_reduce_fx="cat")
@@ -37,7 +51,8 @@ class EntityF1(Metric):
     def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
         """logits (B, T, C), target (B, T) with `ignore_index` where nothing is scored."""
         b, t = target.shape
-        self.preds.append(logits.argmax(-1).flatten())  # (B*T,)
+        preds = logits.argmax(-1) if self.decode is None else self.decode(logits, target)
+        self.preds.append(preds.flatten())  # (B*T,)
         self.target.append(target.flatten())  # (B*T,)
         self.lengths.append(torch.full((b,), t, device=target.device))  # (B,)
 
@@ -56,4 +71,5 @@ class EntityF1(Metric):
             y_pred.append([self.labels[preds[i]] for i in scored])
             y_true.append([self.labels[target[i]] for i in scored])
             start += n
+        self.sequences = (y_true, y_pred)
         return torch.tensor(float(f1_score(y_true, y_pred)), dtype=torch.float32)

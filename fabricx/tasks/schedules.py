@@ -20,6 +20,7 @@ from annotated_types import Interval
 from torch.optim.lr_scheduler import (
     CosineAnnealingLR,
     CyclicLR,
+    LambdaLR,
     LinearLR,
     LRScheduler,
     OneCycleLR,
@@ -27,7 +28,7 @@ from torch.optim.lr_scheduler import (
     SequentialLR,
 )
 
-from fabricx.config.constraints import PositiveInt
+from fabricx.config.constraints import PositiveFloat, PositiveInt
 
 WarmupShare = Annotated[float, Interval(ge=0.0, lt=1.0)]
 FinalShare = Annotated[float, Interval(ge=0.0, le=1.0)]
@@ -99,6 +100,25 @@ class WarmupLinear(SequentialLR):
             return LinearLR(optimizer, start_factor=1.0, end_factor=min_lr_ratio, total_iters=steps)
 
         super().__init__(*_warmup_then(optimizer, total_steps, warmup_fraction, line))
+
+
+class InverseTimeDecay(LambdaLR):
+    """lr / (1 + decay_rate * t) at epoch t, from t = 0 (Ma and Hovy 2016's schedule for
+    SGD: decay_rate 0.05), stepped every epoch.
+
+    Args:
+        optimizer: given by the task.
+        decay_rate: how fast the rate falls; at epoch 1 / decay_rate it is half the base.
+    """
+
+    interval = "epoch"
+
+    def __init__(self, optimizer: torch.optim.Optimizer, decay_rate: PositiveFloat = 0.05) -> None:
+        self.decay_rate = decay_rate
+        super().__init__(optimizer, lr_lambda=self.factor)
+
+    def factor(self, epoch: int) -> float:
+        return 1.0 / (1.0 + self.decay_rate * epoch)
 
 
 def lightning_scheduler(

@@ -75,6 +75,9 @@ def _results(sweep_dir: Path, metric: str) -> list[dict[str, Any]]:
         results.append({
             "seed": seed, "run_dir": str(job), "status": record.get("status", "failed"),
             "value": record.get("metrics", {}).get(metric),
+            # the seed's own wall time, setup to the end of its last stage
+            "seconds": record.get("metrics", {}).get("time/total_s"),
+            "epochs": record.get("metrics", {}).get("fit/epochs"),
         })  # fmt: skip
     return results
 
@@ -121,16 +124,21 @@ def _markdown(r: dict[str, Any]) -> str:
         f"Difference {_num(r['difference'])}; wall time {r['wall_seconds']} s "
         f"(budget {r['time_budget_min_per_seed']} min per seed on {r['hardware'] or '?'}).",
         "",
-        "| seed | status | value | run |",
-        "|---:|---|---:|---|",
+        "| seed | status | value | minutes | run |",
+        "|---:|---|---:|---:|---|",
         *[
-            f"| {x['seed']} | {x['status']} | {_num(x['value'])} | {x['run_dir']} |"
+            f"| {x['seed']} | {x['status']} | {_num(x['value'])} | {_minutes(x.get('seconds'))} "
+            f"| {x['run_dir']} |"
             for x in r["results"]
         ],
     ]
     if r["failed_seeds"]:
         lines += ["", f"Seeds without a result: {r['failed_seeds']}."]
     return "\n".join(lines) + "\n"
+
+
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f}"
 
 
 def _num(value: float | None) -> str:

@@ -14,7 +14,12 @@ from fabricx.errors import ConfigError, DataError
 from fabricx.extensions.loggers import wandb_mode
 from fabricx.models.mlp import MLP
 from fabricx.tasks.classification import ClassificationTask
-from fabricx.tasks.schedules import WarmupCosine, WarmupLinear, lightning_scheduler
+from fabricx.tasks.schedules import (
+    InverseTimeDecay,
+    WarmupCosine,
+    WarmupLinear,
+    lightning_scheduler,
+)
 
 NUM_DIGITS = 1797
 
@@ -207,6 +212,21 @@ def test_linear_warms_up_then_decays_in_a_straight_line() -> None:
     steps = [a - b for a, b in pairwise(lrs[4:])]
     assert steps == pytest.approx([0.1 / 16] * 16)  # equal decrements down to zero
     assert lrs[20] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_inverse_time_decay_is_ma_and_hovys_per_epoch_rate() -> None:
+    from functools import partial
+
+    optimizer = _optimizer(0.015)
+    config = lightning_scheduler(partial(InverseTimeDecay, decay_rate=0.05), optimizer, None)
+    assert config["interval"] == "epoch"  # lr_t = lr / (1 + 0.05 t) at epoch t
+    lrs = _lrs(optimizer, config["scheduler"], 40)
+    assert lrs[:3] == pytest.approx([0.015, 0.015 / 1.05, 0.015 / 1.1])
+    assert lrs[20] == pytest.approx(0.0075)  # half the base rate at t = 1 / 0.05
+    # Resuming: the schedule is rebuilt from its arguments and its step count.
+    resumed = InverseTimeDecay(_optimizer(0.015), decay_rate=0.05)
+    resumed.load_state_dict(config["scheduler"].state_dict())
+    assert resumed.last_epoch == 40 and resumed.get_last_lr() == pytest.approx([0.015 / 3])
 
 
 # --- wandb_mode -----------------------------------------------------------------------------

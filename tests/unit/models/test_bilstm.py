@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from fabricx.data.conll2003 import IGNORE
+from fabricx.data.conll import read_conll, to_bioes
+from fabricx.data.conll2003 import CONLL2003_BIOES_LABELS, IGNORE
 from fabricx.data.conll_words import PAD, UNK, Conll2003WordsDataModule, build_vocab, normalize_word
 from fabricx.errors import DataError, FabricxError
 from fabricx.export.onnx import export_onnx
 from fabricx.export.parity import check_cases
 from fabricx.export.runtimes import OrtRunner
-from fabricx.models.bilstm import BiLSTMTagger, reversal_index, take_steps
+from fabricx.models.bilstm import BiLSTMTagger, ma_hovy_init, reversal_index, take_steps
 from tests.helpers.conll_files import write_conll
 
 # --- data ---------------------------------------------------------------------------------
@@ -91,6 +92,37 @@ def test_a_tag_outside_the_labels_is_a_data_error(tmp_path: Path):
         Conll2003WordsDataModule(str(folder)).setup("fit")
 
 
+def test_bioes_marks_each_entitys_last_word_and_single_words():
+    iob2 = ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC", "B-ORG"]
+    assert to_bioes(iob2) == ["B-PER", "I-PER", "E-PER", "O", "S-LOC", "B-LOC", "E-LOC", "S-ORG"]
+    assert to_bioes([]) == [] and to_bioes(["O", "O"]) == ["O", "O"]
+
+
+def test_bioes_scheme_reads_the_same_entities(tmp_path: Path):
+    """The files hold IOB2; tag_scheme=bioes converts them, and seqeval finds the same
+    entities in both forms."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    folder = write_conll(tmp_path / "conll")
+    dm = Conll2003WordsDataModule(
+        str(folder), labels=CONLL2003_BIOES_LABELS, tag_scheme="bioes", num_classes=17
+    )
+    dm.setup("fit")
+    iob2 = read_conll(folder / "train.txt")
+    assert [s.tags for s in dm.sentences["train"]] == [to_bioes(s.tags) for s in iob2]
+    assert any(t.startswith("S-") for s in dm.sentences["train"] for t in s.tags)
+    for bioes, plain in zip(dm.sentences["train"], iob2, strict=True):
+        assert get_entities(bioes.tags) == get_entities(plain.tags)
+    ids = {t for row in dm.samples("train") for t in row["labels"]}
+    assert {dm.labels[i] for i in ids} == {"O", "B-PER", "E-PER", "S-LOC", "S-ORG"}
+
+
+def test_bioes_with_the_iob2_labels_names_the_scheme_and_the_fix(tmp_path: Path):
+    folder = write_conll(tmp_path / "conll")
+    with pytest.raises(DataError, match=r"train.txt:\d+: tag '[SE]-\w+' \(BIOES\) is not in"):
+        Conll2003WordsDataModule(str(folder), tag_scheme="bioes").setup("fit")
+
+
 # --- model --------------------------------------------------------------------------------
 
 
@@ -107,6 +139,37 @@ def _tagger() -> BiLSTMTagger:
     torch.manual_seed(0)
     return BiLSTMTagger(9, 50, 20, word_dim=8, char_dim=4, char_filters=6, hidden_size=5,
                         num_layers=2)  # fmt: skip
+
+
+def test_ma_hovy_init_follows_section_3_1():
+    torch.manual_seed(0)
+    model = BiLSTMTagger(17, 500, 60, word_dim=100, char_dim=30, char_filters=30,
+                         hidden_size=20, init="ma_hovy")  # fmt: skip
+    for embed, dim in ((model.word_embed, 100), (model.chars.embed, 30)):
+        bound = (3.0 / dim) ** 0.5
+        assert embed.weight.abs().max() <= bound and embed.weight.abs().max() > 0.9 * bound
+        assert embed.weight[PAD].abs().sum() == 0  # the padding row stays zero
+    for lstm in (*model.forward_lstms, *model.backward_lstms):
+        h = lstm.hidden_size
+        bias = lstm.bias_ih_l0 + lstm.bias_hh_l0  # gates i, f, g, o
+        assert torch.equal(bias[h : 2 * h], torch.ones(h))  # forget gate at 1
+        assert bias[:h].abs().sum() == 0 and bias[2 * h :].abs().sum() == 0
+        gate = lstm.weight_ih_l0[:h]  # Glorot per gate: bound sqrt(6 / (fan_in + fan_out))
+        assert gate.abs().max() <= (6.0 / (h + lstm.input_size)) ** 0.5
+    assert model.head.bias.abs().sum() == 0 and model.chars.conv.bias.abs().sum() == 0
+    again = BiLSTMTagger(17, 500, 60, hidden_size=20)
+    ma_hovy_init(again)  # the same function, on any module tree
+    assert torch.equal(again.head.bias, torch.zeros(17))
+
+
+def test_char_dropout_drops_character_embeddings_in_training_only():
+    model = BiLSTMTagger(9, 50, 20, char_dim=4, char_filters=6, hidden_size=5, char_dropout=0.5)
+    chars = torch.randint(2, 20, (2, 3, 6))
+    model.train()
+    torch.manual_seed(0)
+    assert not torch.equal(model.chars(chars), model.chars(chars))
+    model.eval()
+    assert torch.equal(model.chars(chars), model.chars(chars))
 
 
 def test_reversal_reverses_within_each_length():
