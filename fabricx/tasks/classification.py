@@ -90,6 +90,8 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
         logits = self.model(**inputs)  # (B, num_classes)
         loss = F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
         self.metrics[f"{split}_metric"].update(logits.detach(), target)  # logged at epoch end
+        if split == "test":
+            self._count_confusion(logits.detach(), target)
         self.log_loss(split, loss, batch_size=target.shape[0])  # a dict batch has no single size
         return loss
 
@@ -101,6 +103,28 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self._step(batch, "test")
+
+    def on_test_epoch_start(self) -> None:
+        self.test_confusion: list[list[int]] | None = None
+        self._confusion = torch.zeros(
+            self.num_classes, self.num_classes, dtype=torch.long, device=self.device
+        )  # (true, predicted)
+
+    def _count_confusion(self, logits: torch.Tensor, target: torch.Tensor) -> None:
+        # On the device, no read back: a step of bincount, not a host-device sync per batch.
+        pred = logits.argmax(-1)  # (B,)
+        cells = target.flatten() * self.num_classes + pred.flatten()
+        counts = torch.bincount(cells, minlength=self.num_classes**2)  # (C*C,)
+        self._confusion += counts[: self.num_classes**2].view(self.num_classes, -1)
+
+    def on_test_epoch_end(self) -> None:
+        """Log the test metrics, and keep the test split's confusion matrix (summed over
+        ranks) as `test_confusion`: report.html shows it (fabricx.stages.report)."""
+        super().on_test_epoch_end()
+        confusion = self._confusion
+        if self.trainer.world_size > 1:
+            confusion = self.all_gather(confusion).sum(0)  # (C, C) over every rank
+        self.test_confusion = confusion.tolist()
 
     def configure_optimizers(self) -> Any:
         return configure(self, self.optimizer_factory, self.scheduler_factory)

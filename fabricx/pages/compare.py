@@ -1,0 +1,184 @@
+"""`fabricx runs compare A B ...`: config and metric differences, aligned, and curves overlaid.
+
+The config difference is every key of config.yaml (flattened, `optim.lr`) whose value is not
+the same in every run; the metric difference is every metric of metrics.json, one column per
+run (and B - A for two runs). The curves (train loss by step, val loss and the val metric)
+of every run go into one picture, in a self-contained page like report.html.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fabricx.errors import ConfigError
+from fabricx.pages.figures import overlay_figure
+from fabricx.pages.html import esc, figure, fmt, page, section, svg_of, table, write_page
+from fabricx.pages.run_page import read_metrics_csv
+
+_MISSING = "(absent)"
+
+
+@dataclass
+class Comparison:
+    labels: list[str]  # a short name per run: the run directory's name
+    run_dirs: list[Path]
+    config: list[tuple[str, list[Any]]] = field(default_factory=list)  # differing keys only
+    metrics: list[tuple[str, list[Any]]] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    metric_name: str | None = None
+
+
+def compare_runs(run_dirs: list[Path]) -> Comparison:
+    """Read each run's config.yaml and metrics.json; what differs, aligned by key.
+
+    Raises:
+        ConfigError: a path is not a run directory.
+    """
+    configs, records = [], []
+    for run_dir in run_dirs:
+        if not (run_dir / "config.yaml").is_file():
+            raise ConfigError(
+                f"{run_dir}: not a run directory (no config.yaml); `fabricx runs` lists them."
+            )
+        configs.append(flatten(yaml.safe_load((run_dir / "config.yaml").read_text()) or {}))
+        try:
+            records.append(json.loads((run_dir / "metrics.json").read_text()))
+        except (OSError, ValueError):
+            records.append({})
+    labels = _labels(run_dirs)
+    comparison = Comparison(labels, list(run_dirs))
+    for key in sorted({k for c in configs for k in c}):
+        values = [c.get(key, _MISSING) for c in configs]
+        if any(v != values[0] for v in values):
+            comparison.config.append((key, values))
+    metrics = [r.get("metrics") or {} for r in records]
+    for key in sorted({k for m in metrics for k in m}):
+        comparison.metrics.append((key, [m.get(key) for m in metrics]))
+    comparison.statuses = [str(r.get("status") or "no record") for r in records]
+    comparison.metric_name = next(
+        ((r.get("metric") or {}).get("name") for r in records if r.get("metric")), None
+    )
+    return comparison
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """{"optim": {"lr": 0.1}} -> {"optim.lr": 0.1}; lists stay values."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, name))
+        else:
+            out[name] = value
+    return out
+
+
+def _labels(run_dirs: list[Path]) -> list[str]:
+    names = [d.name for d in run_dirs]
+    if len(set(names)) == len(names):
+        return names
+    return [f"{d.parent.name}/{d.name}" for d in run_dirs]
+
+
+def _delta_header(comparison: Comparison) -> list[str]:
+    return (
+        [f"{comparison.labels[1]} - {comparison.labels[0]}"] if len(comparison.labels) == 2 else []
+    )
+
+
+def _delta(values: list[Any]) -> list[Any]:
+    if len(values) != 2:
+        return []
+    a, b = values
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return [float(b - a)]
+    return [""]
+
+
+def print_comparison(comparison: Comparison, console: Any) -> None:
+    from rich.table import Table
+
+    config = Table(title="config: what differs", title_justify="left")
+    config.add_column("key")
+    for label in comparison.labels:
+        config.add_column(label, overflow="fold")
+    for key, values in comparison.config:
+        config.add_row(key, *(str(v) for v in values))
+    if not comparison.config:
+        config.add_row("(no difference)", *[""] * len(comparison.labels))
+    metrics = Table(title="metrics", title_justify="left")
+    metrics.add_column("metric")
+    for label in [*comparison.labels, *_delta_header(comparison)]:
+        metrics.add_column(label, justify="right")
+    metrics.add_row("status", *comparison.statuses, *([""] if len(comparison.labels) == 2 else []))
+    for key, values in comparison.metrics:
+        style = "bold green" if key == comparison.metric_name else None
+        metrics.add_row(
+            key, *(fmt(_float(v)) for v in values), *(fmt(d) for d in _delta(values)), style=style
+        )
+    console.print(config)
+    console.print(metrics)
+
+
+def _float(value: Any) -> Any:
+    return (
+        float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    )
+
+
+def build_compare_page(comparison: Comparison) -> str:
+    runs = {
+        label: read_metrics_csv(d)
+        for label, d in zip(comparison.labels, comparison.run_dirs, strict=True)
+    }
+    short = (comparison.metric_name or "").split("/", 1)[-1]
+    wanted = [
+        "train/loss_step",
+        "val/loss",
+        *([f"val/{short}"] if short and short != "loss" else []),
+    ]
+    present = [k for k in wanted if any(k in row for rows in runs.values() for row in rows)]
+    curves = figure(svg_of(overlay_figure(runs, present)), "every run, by step") if present else ""
+    config_rows = [[k, *(esc(v) for v in values)] for k, values in comparison.config]
+    metric_rows = [
+        [k, *(_float(v) for v in values), *_delta(values)] for k, values in comparison.metrics
+    ]
+    highlight = {i for i, (k, _) in enumerate(comparison.metrics) if k == comparison.metric_name}
+    links = " ".join(
+        f"<a href='{esc((d / 'report.html').resolve().as_uri())}'>{esc(label)}</a>"
+        for label, d in zip(comparison.labels, comparison.run_dirs, strict=True)
+        if (d / "report.html").is_file()
+    )
+    return page(
+        f"fabricx runs compare: {len(comparison.labels)} runs",
+        " · ".join(str(d) for d in comparison.run_dirs),
+        [
+            section("Curves", curves),
+            section(
+                "Metrics",
+                table(
+                    ["metric", *comparison.labels, *_delta_header(comparison)],
+                    metric_rows,
+                    highlight,
+                ),
+            ),
+            section(
+                "Config: what differs",
+                table(["key", *comparison.labels], config_rows, raw=True)
+                if config_rows
+                else "<p class='note'>The configs are the same.</p>",
+            ),
+            section("Each run's report", f"<p>{links}</p>" if links else ""),
+        ],
+    )
+
+
+def write_compare_page(comparison: Comparison, path: Path) -> Path:
+    return write_page(path, build_compare_page(comparison))

@@ -1,0 +1,280 @@
+"""The runs table: every run directory under a folder, read from its small files only.
+
+`fabricx runs` lists what `fabricx train` left under runs/: experiment, status, the headline
+metric, duration, start, the overrides that differ between the runs listed, git sha. A row
+is read from metrics.json, overrides.yaml, config.yaml's `experiment`, provenance.json and
+job.json, never from a checkpoint, so a thousand runs list in well under a second.
+
+A run's status is its record's (metrics.json: ok, failed, preempted, pruned, terminated,
+interrupted), unless its process is alive: job.json (written when a job starts or resumes)
+names the process (pid, host), and a run whose process still runs on this host is
+"running". On another host fabricx cannot ask the process, so a run without a newer record
+counts as running while it wrote a file in the last `ACTIVE_S` seconds (train.log,
+metrics.csv, last.ckpt), and "lost" after that: killed without a word (SIGKILL, the
+out-of-memory killer, a node failure). A run that never got a job.json (made before it
+existed) is judged by the same file times.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import operator
+import os
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fabricx.errors import ConfigError
+
+JOB_FILE = "job.json"
+ACTIVE_S = 15 * 60  # a file written this recently: the run on another host is still going
+# Directories inside a run directory that never hold another run: not walked.
+_INSIDE_A_RUN = {"checkpoints", "export", "wandb", "tensorboard", "eval", ".hydra", "mlruns"}
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster
+
+COLUMNS = ("experiment", "run", "status", "metric", "duration", "start", "differs", "git")
+SORT_KEYS = ("start", "experiment", "run", "status", "metric", "duration", "git")
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
+    ">": operator.gt, "<": operator.lt,
+}  # fmt: skip
+
+
+@dataclass
+class RunRow:
+    """One run, as the table shows it (and `--json` writes it)."""
+
+    run_dir: str
+    experiment: str
+    status: str
+    metric_name: str | None
+    metric_value: float | None
+    duration_s: float | None
+    started: str | None  # ISO 8601, local time
+    overrides: dict[str, str] = field(default_factory=dict)
+    differs: dict[str, str] = field(default_factory=dict)  # filled in by `list_runs`
+    git_sha: str | None = None
+    git_dirty: bool | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def value(self, key: str) -> Any:
+        """The value `--sort` and `--where` read: a column, or any key of metrics.json."""
+        columns = {
+            "start": self.started, "experiment": self.experiment, "run": self.run_dir,
+            "status": self.status, "metric": self.metric_value, "duration": self.duration_s,
+            "git": self.git_sha,
+        }  # fmt: skip
+        return columns[key] if key in columns else self.metrics.get(key)
+
+    def as_dict(self, with_metrics: bool = True) -> dict[str, Any]:
+        data = asdict(self)
+        if not with_metrics:
+            data.pop("metrics")
+        return data
+
+
+def find_run_dirs(root: Path) -> Iterator[Path]:
+    """Every run directory under `root` (one holding config.yaml), `root` itself included."""
+    try:
+        entries = list(os.scandir(root))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return
+    names = {e.name for e in entries}
+    if "config.yaml" in names and ({"metrics.json", "overrides.yaml"} & names):
+        yield root
+        return
+    for entry in sorted(entries, key=lambda e: e.name):
+        if entry.is_dir(follow_symlinks=False) and entry.name not in _INSIDE_A_RUN:
+            yield from find_run_dirs(Path(entry.path))
+
+
+def read_row(run_dir: Path, now: float | None = None) -> RunRow:
+    """One run's row from its small files; a missing or torn file leaves its fields empty."""
+    record = _read_json(run_dir / "metrics.json")
+    provenance = _read_json(run_dir / "provenance.json")
+    metric = record.get("metric") or {}
+    metrics = {k: v for k, v in (record.get("metrics") or {}).items() if _is_number(v)}
+    config = _read_yaml(run_dir / "config.yaml")
+    git = provenance.get("git") or {}
+    if not git.get("sha"):
+        git = provenance.get("fabricx_git") or {}
+    return RunRow(
+        run_dir=str(run_dir),
+        experiment=str(config.get("experiment") or run_dir.parent.name),
+        status=run_status(run_dir, record, now),
+        metric_name=metric.get("name"),
+        metric_value=metric.get("value") if _is_number(metric.get("value")) else None,
+        duration_s=metrics.get("time/total_s"),
+        started=_started(run_dir),
+        overrides=_overrides(run_dir / "overrides.yaml"),
+        git_sha=git.get("sha"),
+        git_dirty=git.get("dirty"),
+        metrics=metrics,
+    )
+
+
+def run_status(run_dir: Path, record: dict[str, Any], now: float | None = None) -> str:
+    """ok, failed, preempted, pruned, terminated, interrupted (the record's), running, lost."""
+    job = _read_json(run_dir / JOB_FILE)
+    record_time = _mtime(run_dir / "metrics.json")
+    job_time = _mtime(run_dir / JOB_FILE)
+    newer_job = job and (record_time is None or (job_time or 0) > record_time)
+    if record and not newer_job:
+        return str(record.get("status") or "failed")  # None: the run never finished
+    if job.get("host") == socket.gethostname() and isinstance(job.get("pid"), int):
+        return "running" if _alive(job["pid"]) else "lost"
+    last_write = max(
+        (t for t in map(_mtime, _activity_files(run_dir)) if t is not None), default=None
+    )
+    now = datetime.datetime.now().timestamp() if now is None else now
+    if last_write is not None and now - last_write < ACTIVE_S:
+        return "running"
+    return str(record.get("status") or "lost") if record else "lost"
+
+
+def _activity_files(run_dir: Path) -> list[Path]:
+    return [
+        run_dir / name
+        for name in ("train.log", "metrics.csv", "checkpoints/last.ckpt", JOB_FILE, "config.yaml")
+    ]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
+
+
+def list_runs(
+    root: Path,
+    *,
+    sort: str = "start",
+    statuses: list[str] | None = None,
+    experiments: list[str] | None = None,
+    where: list[str] | None = None,
+) -> list[RunRow]:
+    """The runs under `root`, filtered and sorted, with what differs between them filled in.
+
+    Args:
+        sort: a column of SORT_KEYS or a key of metrics.json; a leading "-" sorts descending.
+        statuses: keep only runs with one of these statuses.
+        experiments: keep only runs of these experiments.
+        where: conditions such as "metric>=0.9" or "val/loss<0.3" (all must hold).
+
+    Raises:
+        ConfigError: `root` holds no run, or a sort key or condition cannot be read.
+    """
+    if not root.is_dir():
+        raise ConfigError(
+            f"{root}: no such directory. Give the directory runs are written to "
+            "(paths.runs_dir, runs/ by default): fabricx runs [DIR]."
+        )
+    conditions = [parse_condition(text) for text in where or []]
+    rows = [read_row(d) for d in find_run_dirs(root)]
+    if not rows:
+        raise ConfigError(
+            f"{root} holds no run directory (one with config.yaml and metrics.json): give "
+            "the directory `fabricx train` writes to (paths.runs_dir, runs/ by default)."
+        )
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in SORT_KEYS and not any(key in r.metrics for r in rows):
+        known = sorted({k for r in rows for k in r.metrics})
+        from fabricx.errors import did_you_mean
+
+        raise ConfigError(
+            f"--sort {sort}: no such column or metric.{did_you_mean(key, [*SORT_KEYS, *known])}"
+            f" Sort by one of {', '.join(SORT_KEYS)} or a metric of metrics.json "
+            f"({', '.join(known[:8])}{', ...' if len(known) > 8 else ''}); -KEY sorts descending."
+        )
+    if statuses:
+        rows = [r for r in rows if r.status in statuses]
+    if experiments:
+        rows = [r for r in rows if r.experiment in experiments]
+    for name, compare, threshold in conditions:
+        rows = [r for r in rows if _is_number(r.value(name)) and compare(r.value(name), threshold)]
+    present = [r for r in rows if r.value(key) is not None]
+    absent = [r for r in rows if r.value(key) is None]  # always last
+    present.sort(key=lambda r: r.value(key), reverse=descending)
+    rows = present + absent
+    fill_differences(rows)
+    return rows
+
+
+def parse_condition(text: str) -> tuple[str, Callable[[float, float], bool], float]:
+    """ "metric>=0.9" -> ("metric", operator.ge, 0.9)."""
+    for symbol in sorted(_OPERATORS, key=len, reverse=True):
+        if symbol in text:
+            name, _, value = text.partition(symbol)
+            try:
+                return name.strip(), _OPERATORS[symbol], float(value)
+            except ValueError:
+                break
+    raise ConfigError(
+        f"--where {text!r}: write KEY OP NUMBER, KEY the headline `metric` or a metric of "
+        f"metrics.json, OP one of {', '.join(_OPERATORS)}: e.g. --where 'metric>=0.9'."
+    )
+
+
+def fill_differences(rows: list[RunRow]) -> None:
+    """Each row's `differs`: its overrides whose key is not set alike in every row."""
+    keys = {k for r in rows for k in r.overrides}
+    varying = {k for k in keys if len({r.overrides.get(k) for r in rows}) > 1}
+    for row in rows:
+        row.differs = {
+            k: row.overrides.get(k, "(default)") for k in sorted(varying) if k in row.overrides
+        }
+
+
+def _overrides(path: Path) -> dict[str, str]:
+    items = _read_yaml(path, default=[])
+    out = {}
+    for item in items if isinstance(items, list) else []:
+        key, _, value = str(item).partition("=")
+        out[key.lstrip("+~")] = value
+    return out
+
+
+def _started(run_dir: Path) -> str | None:
+    """When the run started: config.yaml is written at the start and never again."""
+    when = _mtime(run_dir / "config.yaml")
+    if when is None:
+        return None
+    return datetime.datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_yaml(path: Path, default: Any = None) -> Any:
+    try:
+        data = yaml.load(path.read_text(), Loader=_YAML_LOADER)
+    except (OSError, yaml.YAMLError):
+        return {} if default is None else default
+    return data if data is not None else ({} if default is None else default)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
