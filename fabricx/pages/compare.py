@@ -103,6 +103,7 @@ def _delta(values: list[Any]) -> list[Any]:
 
 
 def print_comparison(comparison: Comparison, console: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     config = Table(title="config: what differs", title_justify="left")
@@ -110,7 +111,7 @@ def print_comparison(comparison: Comparison, console: Any) -> None:
     for label in comparison.labels:
         config.add_column(label, overflow="fold")
     for key, values in comparison.config:
-        config.add_row(key, *(str(v) for v in values))
+        config.add_row(key, *(escape(str(v)) for v in values))
     if not comparison.config:
         config.add_row("(no difference)", *[""] * len(comparison.labels))
     metrics = Table(title="metrics", title_justify="left")

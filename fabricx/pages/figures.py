@@ -59,6 +59,7 @@ def curves_figure(rows: list[dict[str, str]], name: str) -> Any | None:
         right.plot(*zip(*points, strict=True), marker="o", ms=3, label=key)
     left.set_xlabel("step")
     right.set_xlabel("epoch")
+    right.xaxis.get_major_locator().set_params(integer=True)  # epochs 0, 1, 2: not 0.2
     for ax in (left, right):
         ax.set_ylabel(name)
         if ax.lines:

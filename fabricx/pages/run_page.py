@@ -200,7 +200,9 @@ def confusion_table(confusion: dict[str, Any]) -> str:
         tds = []
         for j, count in enumerate(row):
             hue = "21,128,61" if i == j else "185,28,28"  # green: right; red: mistaken
-            tds.append(f"<td style='background:rgba({hue},{count / total:.2f})'>{count}</td>")
+            share = count / total
+            ink = ";color:#fff" if share > 0.6 else ""  # legible on the darkest cells
+            tds.append(f"<td style='background:rgba({hue},{share:.2f}){ink}'>{count}</td>")
         recall = row[i] / total if i < len(row) else 0.0
         cells.append(f"<tr><th>{esc(label)}</th>{''.join(tds)}<td>{fmt(recall)}</td></tr>")
     head = "".join(f"<th>{esc(lbl)}</th>" for lbl in labels)

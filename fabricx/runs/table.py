@@ -2,8 +2,8 @@
 
 `fabricx runs` lists what `fabricx train` left under runs/: experiment, status, the headline
 metric, duration, start, the overrides that differ between the runs listed, git sha. A row
-is read from metrics.json, overrides.yaml, config.yaml's `experiment`, provenance.json and
-job.json, never from a checkpoint, so a thousand runs list in well under a second.
+is read from metrics.json, overrides.yaml, config.yaml's `experiment` line, provenance.json
+and job.json, never from a checkpoint, so a thousand runs list in well under a second.
 
 A run's status is its record's (metrics.json: ok, failed, preempted, pruned, terminated,
 interrupted), unless its process is alive: job.json (written when a job starts or resumes)
@@ -22,6 +22,7 @@ import json
 import math
 import operator
 import os
+import re
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,7 @@ ACTIVE_S = 15 * 60  # a file written this recently: the run on another host is s
 # Directories inside a run directory that never hold another run: not walked.
 _INSIDE_A_RUN = {"checkpoints", "export", "wandb", "tensorboard", "eval", ".hydra", "mlruns"}
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster
+_EXPERIMENT_LINE = re.compile(r"^experiment: *(.+)$", re.M)
 
 COLUMNS = ("experiment", "run", "status", "metric", "duration", "start", "differs", "git")
 SORT_KEYS = ("start", "experiment", "run", "status", "metric", "duration", "git")
@@ -100,13 +102,12 @@ def read_row(run_dir: Path, now: float | None = None) -> RunRow:
     provenance = _read_json(run_dir / "provenance.json")
     metric = record.get("metric") or {}
     metrics = {k: v for k, v in (record.get("metrics") or {}).items() if _is_number(v)}
-    config = _read_yaml(run_dir / "config.yaml")
     git = provenance.get("git") or {}
     if not git.get("sha"):
         git = provenance.get("fabricx_git") or {}
     return RunRow(
         run_dir=str(run_dir),
-        experiment=str(config.get("experiment") or run_dir.parent.name),
+        experiment=_experiment(run_dir),
         status=run_status(run_dir, record, now),
         metric_name=metric.get("name"),
         metric_value=metric.get("value") if _is_number(metric.get("value")) else None,
@@ -236,8 +237,34 @@ def fill_differences(rows: list[RunRow]) -> None:
         }
 
 
+def _experiment(run_dir: Path) -> str:
+    """config.yaml's top-level `experiment`, found by its line: parsing the whole YAML file
+    costs more than everything else a row needs (about 0.6 ms a run)."""
+    try:
+        text = (run_dir / "config.yaml").read_text()
+    except OSError:
+        text = ""
+    found = _EXPERIMENT_LINE.search(text)
+    if found:
+        value = _read_yaml_text(found.group(1))
+        if isinstance(value, (str, int, float)):
+            return str(value)
+    return run_dir.parent.name  # runs/<experiment>/<run>
+
+
 def _overrides(path: Path) -> dict[str, str]:
-    items = _read_yaml(path, default=[])
+    """overrides.yaml: a list of strings, read line by line unless a line is quoted."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return {}
+    lines = [line for line in text.splitlines() if line.strip()]
+    if text.strip() == "[]":
+        items: Any = []
+    elif all(line.startswith("- ") and line[2:3] not in ("'", '"') for line in lines):
+        items = [line[2:] for line in lines]
+    else:
+        items = _read_yaml_text(text) or []
     out = {}
     for item in items if isinstance(items, list) else []:
         key, _, value = str(item).partition("=")
@@ -261,12 +288,11 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _read_yaml(path: Path, default: Any = None) -> Any:
+def _read_yaml_text(text: str) -> Any:
     try:
-        data = yaml.load(path.read_text(), Loader=_YAML_LOADER)
-    except (OSError, yaml.YAMLError):
-        return {} if default is None else default
-    return data if data is not None else ({} if default is None else default)
+        return yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError:
+        return None
 
 
 def _mtime(path: Path) -> float | None:

@@ -102,7 +102,8 @@ def _plots(study: optuna.Study, plan: SweepPlan, names: list[str]) -> list[str]:
             out.append(f"<p class='note'>{esc(title)}: not drawn ({esc(err)})</p>")
             continue
         fig = (ax.flat[0] if hasattr(ax, "flat") else ax).get_figure()
-        fig.set_size_inches(8, 4.2)
+        fig.set_size_inches(7.5, 3.8)
+        fig.tight_layout()  # Optuna's axis labels, inside the smaller figure
         out.append(figure(svg_of(fig), title))
     return out
 
@@ -117,12 +118,16 @@ def _trials_table(trials: list[FrozenTrial], plan: SweepPlan, names: list[str]) 
         rows.append(
             [
                 t.number, esc(t.state.name.lower()), *(_number(v) for v in values),
-                _number(duration), *(esc(t.params.get(p, "")) for p in params),
+                _number(duration), *(esc(_param(t.params.get(p, ""))) for p in params),
                 _trial_link(t.user_attrs.get("run_dir"), plan),
                 esc(t.user_attrs.get("error", "")),
             ]
         )  # fmt: skip
     return table(headers, rows, raw=True)
+
+
+def _param(value: Any) -> Any:
+    return f"{value:.4g}" if isinstance(value, float) else value
 
 
 def _number(value: Any) -> Any:

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fabricx.errors import ConfigError
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 def run(argv: list[str], console: Console | None = None) -> int:
     if argv and argv[0] == "compare":
         return _compare(argv[1:])
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_joined_sort(argv))
     root = Path(args.dir)
     rows = list_runs(
         root, sort=args.sort, statuses=args.status, experiments=args.experiment, where=args.where
@@ -75,6 +76,16 @@ def run(argv: list[str], console: Console | None = None) -> int:
     else:
         (console or Console()).print(to_table(rows, root))
     return 0
+
+
+def _joined_sort(argv: list[str]) -> list[str]:
+    """`--sort -metric` as `--sort=-metric`: argparse would read -metric as a flag."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "--sort" and out[i + 1].startswith("-"):
+            out[i : i + 2] = [f"--sort={out[i + 1]}"]
+            break
+    return out
 
 
 def to_table(rows: list[RunRow], root: Path) -> Table:
@@ -90,7 +101,7 @@ def to_table(rows: list[RunRow], root: Path) -> Table:
         metric = "" if row.metric_value is None else f"{row.metric_value:.4f}"
         if len(names) > 1 and row.metric_name:
             metric = f"{row.metric_name} {metric}"
-        table.add_row(
+        cells = [
             row.experiment,
             _relative(row.run_dir, root),
             row.status,
@@ -99,8 +110,8 @@ def to_table(rows: list[RunRow], root: Path) -> Table:
             (row.started or "")[:16].replace("T", " "),
             " ".join(f"{k}={v}" for k, v in row.differs.items()),
             (row.git_sha or "")[:8] + ("*" if row.git_dirty else ""),
-            style=_STATUS_STYLE.get(row.status),
-        )
+        ]  # escaped: export=[onnx] is a value, not rich markup
+        table.add_row(*map(escape, cells), style=_STATUS_STYLE.get(row.status))
     return table
 
 

@@ -1,0 +1,79 @@
+"""`fabricx runs` on many run directories, and what report.html costs.
+
+    python -m benchmarks --only runs
+
+- `fabricx runs DIR` (the table), `--json` and `--sort -metric --status ok` on 1,000 (quick:
+  also in full mode 5,000) synthetic run directories (benchmarks.synthetic.write_run_dirs:
+  the files `fabricx train` leaves, without checkpoints), as a user types it: a fresh
+  process each time, medians over repeats;
+- report.html of one of them: the time `fabricx report run=` takes in process after a warm
+  up (what the end of a run pays; matplotlib is already loaded by the bench stage) and the
+  page's size.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.synthetic import write_run_dirs
+
+
+def _timed(args: list[str], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "fabricx", "runs", *args],
+            check=True, stdout=subprocess.DEVNULL, env=_env(),
+        )  # fmt: skip
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "COLUMNS": "200"}
+
+
+def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
+    repeats = 3 if quick else 7
+    sizes = [1000] if quick else [1000, 5000]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            root = Path(tmp) / str(n)
+            dirs = write_run_dirs(root, n)
+            for label, args in (
+                ("table", [str(root)]),
+                ("--json", [str(root), "--json"]),
+                ("--sort -metric --status ok", [str(root), "--sort", "-metric", "--status", "ok"]),
+            ):
+                rows.append({"case": f"fabricx runs {label}", "runs": n,
+                             "median_s": _timed(args, repeats)})  # fmt: skip
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import fabricx.cli"], check=True)
+        rows.append({"case": "python -c 'import fabricx.cli' (the floor)", "runs": 0,
+                     "median_s": time.perf_counter() - start})  # fmt: skip
+        report_s, size = _report(dirs[0], repeats)
+        rows.append({"case": "report.html of one run, in process (warm)", "runs": 1,
+                     "median_s": report_s, "bytes": size})  # fmt: skip
+    return {"rows": rows}
+
+
+def _report(run_dir: Path, repeats: int) -> tuple[float, int]:
+    from fabricx.pages.run_page import write_run_report
+
+    write_run_report(run_dir)  # warm: imports matplotlib, as the bench stage has in a run
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        path = write_run_report(run_dir)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), path.stat().st_size
