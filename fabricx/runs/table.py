@@ -39,6 +39,7 @@ ACTIVE_S = 15 * 60  # a file written this recently: the run on another host is s
 _INSIDE_A_RUN = {"checkpoints", "export", "wandb", "tensorboard", "eval", ".hydra", "mlruns"}
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster
 _EXPERIMENT_LINE = re.compile(r"^experiment: *(.+)$", re.M)
+_KEY = re.compile(r"^[\w./-]+$")  # a metric's name: test/acc, bench/ort_cpu_fp32_p50_ms_bs1
 
 COLUMNS = ("experiment", "run", "status", "metric", "duration", "start", "differs", "git")
 SORT_KEYS = ("start", "experiment", "run", "status", "metric", "duration", "git")
@@ -217,6 +218,8 @@ def parse_condition(text: str) -> tuple[str, Callable[[float, float], bool], flo
     for symbol in sorted(_OPERATORS, key=len, reverse=True):
         if symbol in text:
             name, _, value = text.partition(symbol)
+            if not _KEY.match(name.strip()):
+                break
             try:
                 return name.strip(), _OPERATORS[symbol], float(value)
             except ValueError:

@@ -33,7 +33,7 @@ def test_default_run_reaches_95_percent_and_verifies_onnx(default_run):
     assert abs(record["metrics"]["test/acc_onnx"] - record["metrics"]["test/acc"]) <= 0.005
     # Each stage's wall time, and the whole job's: within the command's own wall time.
     times = {k: v for k, v in record["metrics"].items() if k.startswith("time/")}
-    stages = ("setup", "fit", "test", "export", "verify", "bench", "close_trackers")
+    stages = ("setup", "fit", "test", "export", "verify", "bench", "close_trackers", "report")
     assert set(times) == {f"time/{s}_s" for s in (*stages, "total")}
     assert sum(times[f"time/{s}_s"] for s in stages) <= times["time/total_s"] + 1e-6
     assert times["time/total_s"] < default_run.seconds
@@ -66,6 +66,9 @@ def test_run_directory_layout(default_run):
         "provenance.json",
         "metrics.csv",
         "metrics.json",
+        "report.html",  # the page (tests/e2e/test_report.py opens it in a browser)
+        "confusion.json",  # the test split's, for the page
+        "job.json",  # the process that ran it: `fabricx runs` tells a running run
     ):
         assert (run_dir / name).is_file(), name
     assert (run_dir / "command.txt").read_text().startswith("fabricx train")

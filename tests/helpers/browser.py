@@ -64,9 +64,20 @@ def render(page: Path, screenshot: Path | None = None, width: int = 1200) -> Ren
         )
         height = driver.execute_script("return document.documentElement.scrollHeight")
         if screenshot is not None:
-            driver.set_window_size(width, min(height + 40, 6000))
+            driver.set_window_size(width, min(height + 40, 2600))
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             driver.save_screenshot(str(screenshot))
+            _shrink(screenshot)
         return Rendered(driver.title, svgs, tables, driver.get_log("browser"), resources, height)
     finally:
         driver.quit()
+
+
+def _shrink(png: Path, width: int = 820) -> None:
+    """A screenshot small enough for the docs: 820 px wide, a 128-colour palette."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        ratio = width / image.width
+        small = image.convert("RGB").resize((width, round(image.height * ratio)), Image.LANCZOS)
+    small.quantize(colors=128).save(png, optimize=True)
