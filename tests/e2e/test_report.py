@@ -13,6 +13,8 @@ import csv
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,18 @@ def test_runs_lists_sorts_filters_and_exports(synthetic_runs: Path):
     lines = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert lines and all(float(r["metric_value"]) >= 0.5 for r in lines)
     assert {r["experiment"] for r in lines} == {"digits_mlp"}
+
+
+def test_runs_imports_neither_torch_nor_matplotlib(synthetic_runs: Path):
+    code = (
+        "import sys, fabricx.cli; fabricx.cli.main(['runs', '--json']); "
+        "print(sorted(m for m in ('torch', 'lightning', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=synthetic_runs, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 @pytest.mark.parametrize(
