@@ -93,8 +93,13 @@ def overlay_figure(runs: dict[str, list[dict[str, str]]], keys: list[str]) -> An
     return fig
 
 
-def latency_figure(rows: list[dict[str, Any]], title: str) -> Any:
-    """Median latency per sample against batch size, one line per runtime (log scales)."""
+def latency_figure(rows: list[dict[str, Any]], title: str, tight: bool = True) -> Any:
+    """Median latency per sample against batch size, one line per runtime (log scales).
+
+    Args:
+        tight: lay the figure out with tight_layout (a drawing pass more, for bench.png);
+            False uses fixed margins (report.html, which runs at the end of every run).
+    """
     plt = pyplot()
     import matplotlib.ticker
 
@@ -114,7 +119,10 @@ def latency_figure(rows: list[dict[str, Any]], title: str) -> Any:
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
+    else:
+        fig.subplots_adjust(left=0.12, right=0.97, bottom=0.14, top=0.92)
     return fig
 
 

@@ -159,7 +159,7 @@ def _latency(run_dir: Path) -> str:
     rows = [r for r in bench.get("rows") or [] if r.get("p50_ms") and r.get("batch_size")]
     if not rows:
         return ""
-    fig = latency_figure(rows, f"latency by runtime ({bench.get('device', '')})")
+    fig = latency_figure(rows, f"latency by runtime ({bench.get('device', '')})", tight=False)
     fig.set_size_inches(7, 3.6)
     table_rows = [
         [r["runtime"], r["batch_size"], r["p50_ms"], r.get("p90_ms"), r.get("p99_ms"),
