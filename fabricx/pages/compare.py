@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from fabricx.errors import ConfigError
-from fabricx.pages.figures import overlay_figure
-from fabricx.pages.html import esc, figure, fmt, page, section, svg_of, table, write_page
+from fabricx.pages.curves import overlay_html
+from fabricx.pages.html import esc, fmt, page, section, table, write_page
 from fabricx.pages.run_page import read_metrics_csv
 
 _MISSING = "(absent)"
@@ -146,7 +146,7 @@ def build_compare_page(comparison: Comparison) -> str:
         *([f"val/{short}"] if short and short != "loss" else []),
     ]
     present = [k for k in wanted if any(k in row for rows in runs.values() for row in rows)]
-    curves = figure(svg_of(overlay_figure(runs, present)), "every run, by step") if present else ""
+    curves = overlay_html(runs, present)
     config_rows = [[k, *(esc(v) for v in values)] for k, values in comparison.config]
     metric_rows = [
         [k, *(_float(v) for v in values), *_delta(values)] for k, values in comparison.metrics

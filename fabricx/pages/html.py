@@ -35,7 +35,8 @@ th,td{border:1px solid #d8dce3;padding:3px 8px;text-align:left;vertical-align:to
 th{background:#eef0f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.hl td{font-weight:600;background:#ecfdf5}.bad{color:#b91c1c;font-weight:600}
 figure{margin:8px 0 14px;background:#fff;border:1px solid #d8dce3;border-radius:6px;padding:6px}
-figure svg{max-width:100%;height:auto;display:block}figcaption{color:#5b6474;font-size:12px}
+figure svg{max-width:100%;height:auto;display:inline-block;vertical-align:top;margin:0 6px}
+figcaption{color:#5b6474;font-size:12px}
 .note{color:#5b6474}pre{background:#fff;border:1px solid #d8dce3;padding:8px;overflow-x:auto;
 font-size:12px}a{color:#1d4ed8}.cm td{text-align:right;min-width:28px}
 """
