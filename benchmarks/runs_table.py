@@ -6,9 +6,9 @@
   also in full mode 5,000) synthetic run directories (benchmarks.synthetic.write_run_dirs:
   the files `fabricx train` leaves, without checkpoints), as a user types it: a fresh
   process each time, medians over repeats;
-- report.html of one of them: the time `fabricx report run=` takes in process after a warm
-  up (what the end of a run pays; matplotlib is already loaded by the bench stage) and the
-  page's size.
+- report.html of one of them (curves, metrics, provenance): the time writing it takes in
+  process, after a warm up (what the end of a run pays), and the page's size. A real
+  default run records its own as `time/report_s` in metrics.json.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def run(quick: bool, device: str = "cpu") -> dict[str, Any]:
 def _report(run_dir: Path, repeats: int) -> tuple[float, int]:
     from fabricx.pages.run_page import write_run_report
 
-    write_run_report(run_dir)  # warm: imports matplotlib, as the bench stage has in a run
+    write_run_report(run_dir)  # warm: the modules imported, as at the end of a run
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
