@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from fabricx.stages import sequence
 from fabricx.stages.context import RunContext
 
@@ -40,3 +42,14 @@ def test_a_report_that_cannot_be_written_is_a_note_not_a_failure(tmp_path: Path,
     assert record["status"] == "ok"
     assert record["notes"]["report"].startswith("report.html not written: ")
     assert "report_html" not in record["artifacts"]
+
+
+def test_a_failed_run_gets_its_page_with_the_error(tmp_path: Path, monkeypatch):
+    def fail(ctx: RunContext) -> None:
+        raise RuntimeError("the loss went NaN at step 12")
+
+    monkeypatch.setitem(sequence.STAGE_RUNNERS, "fit", fail)
+    with pytest.raises(RuntimeError):
+        sequence.run_stages(_context(tmp_path), ["fit", "report"])
+    html = (tmp_path / "report.html").read_text()
+    assert "badge failed" in html and "the loss went NaN at step 12" in html

@@ -1,0 +1,32 @@
+"""The classification task keeps the test split's confusion matrix for report.html."""
+
+from __future__ import annotations
+
+import functools
+
+import lightning.pytorch as pl
+import torch
+from sklearn.metrics import confusion_matrix
+from torch.utils.data import DataLoader, TensorDataset
+
+from fabricx.models.mlp import MLP
+from fabricx.tasks.classification import ClassificationTask
+
+
+def test_the_test_confusion_matrix_counts_every_test_sample():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(13, 6, generator=g), torch.randint(0, 3, (13,), generator=g)
+    loader = DataLoader(TensorDataset(x, y), batch_size=8)  # batches of 8 and 5
+    task = ClassificationTask(
+        MLP(6, 3, [8]), optimizer=functools.partial(torch.optim.SGD, lr=0.1), num_classes=3
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False,
+    )  # fmt: skip
+    trainer.test(task, dataloaders=loader, verbose=False)
+    with torch.no_grad():
+        predicted = task.model(x).argmax(-1)
+    expected = confusion_matrix(y, predicted, labels=[0, 1, 2]).tolist()
+    assert task.test_confusion == expected  # rows: the true class
+    assert sum(map(sum, task.test_confusion)) == 13
