@@ -118,12 +118,17 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
         self._confusion += counts[: self.num_classes**2].view(self.num_classes, -1)
 
     def on_test_epoch_end(self) -> None:
-        """Log the test metrics, and keep the test split's confusion matrix (summed over
-        ranks) as `test_confusion`: report.html shows it (fabricx.stages.report)."""
+        """Log the test metrics, and keep the test split's confusion matrix (over every
+        rank) as `test_confusion`: report.html shows it (fabricx.stages.report)."""
         super().on_test_epoch_end()
         confusion = self._confusion
         if self.trainer.world_size > 1:
-            confusion = self.all_gather(confusion).sum(0)  # (C, C) over every rank
+            ranks = self.all_gather(confusion)  # (world, C, C)
+            # A sharded test split: the ranks' counts add up. A loader that every rank reads
+            # whole (tensor batches, no DistributedSampler): every rank counted the same
+            # samples, and one rank's matrix is the split's.
+            same = bool((ranks == ranks[0]).all())
+            confusion = ranks[0] if same else ranks.sum(0)
         self.test_confusion = confusion.tolist()
 
     def configure_optimizers(self) -> Any:

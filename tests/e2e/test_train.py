@@ -338,6 +338,8 @@ def test_ddp_two_cpu_ranks_share_one_run_directory(tmp_path: Path):
     assert (run_dir / "train_ddp_process_1.log").is_file()  # rank 1 ran, in the same directory
     assert len(find_offline_runs(run_dir / "wandb")) == 1  # only rank 0 logs to W&B
     assert read_json(run_dir / "metrics.json")["stages"]["verify"] == "ok"
+    # The test confusion matrix counts the digits test split once (every rank reads it whole).
+    assert sum(map(sum, read_json(run_dir / "confusion.json")["matrix"])) == 270
 
 
 @pytest.mark.parametrize(
