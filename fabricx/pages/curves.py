@@ -1,15 +1,26 @@
 """Training curves from metrics.csv (Lightning's CSV logger: epoch, step, a column per key),
-as SVG line charts (fabricx.pages.svg)."""
+drawn with matplotlib and inlined as SVG: the run page's curves and the comparison's overlay.
+
+Each page draws one figure of curves (a panel per chart), so a page costs one drawing pass:
+report.html is written at the end of every run. Margins are fixed (no tight_layout, which
+draws once more to measure) and the legend sits below the panels, where it hides no line.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from fabricx.pages.html import figure
-from fabricx.pages.svg import COLORS, line_chart
+from fabricx.pages.figures import COLORS, pyplot
+from fabricx.pages.html import figure, svg_of
 
 Series = dict[str, list[tuple[float, float]]]
+
+# One colour per key on every panel: train blue (its per-step values paler), val orange.
+_ROLES = {"_step": ("train, per step", "#9ecae1"), "train": ("train", COLORS[0]),
+          "val": ("val", COLORS[1])}  # fmt: skip
+_PANEL_IN = (5.0, 2.5)  # one panel's width and height (inches), axes labels included
+_LEGEND_ROW_IN = 0.22  # the height of one legend row below the panels (inches)
 
 
 def split_series(rows: list[dict[str, str]], name: str) -> tuple[Series, Series]:
@@ -23,38 +34,50 @@ def split_series(rows: list[dict[str, str]], name: str) -> tuple[Series, Series]
     by_epoch: Series = {key: [] for key in keys}
     for row in rows:
         step, epoch = number(row.get("step")), number(row.get("epoch"))
-        for split in ("train", "val"):
-            for key in (f"{split}/{name}", f"{split}/{name}_step"):
-                value = number(row.get(key))
-                if value is None:
-                    continue
-                if step is not None:
-                    by_step[key].append((step, value))
-                if epoch is not None and not key.endswith("_step"):
-                    by_epoch[key].append((epoch, value))
+        for key in keys:
+            value = number(row.get(key))
+            if value is None:
+                continue
+            if step is not None:
+                by_step[key].append((step, value))
+            if epoch is not None and not key.endswith("_step"):
+                by_epoch[key].append((epoch, value))
     return {k: v for k, v in by_step.items() if v}, {k: v for k, v in by_epoch.items() if v}
 
 
-def curves_html(rows: list[dict[str, str]], name: str) -> str:
-    """Two charts side by side, by step and by epoch; "" when metrics.csv has no `name`."""
-    by_step, by_epoch = split_series(rows, name)
-    if not by_step and not by_epoch:
+def curves_html(rows: list[dict[str, str]], names: list[str]) -> str:
+    """One figure: a row per name (loss, the metric), by step on the left and by epoch on the
+    right; "" when metrics.csv has none of them."""
+    drawn = [(name, *split_series(rows, name)) for name in names]
+    drawn = [(name, by_step, by_epoch) for name, by_step, by_epoch in drawn if by_step or by_epoch]
+    if not drawn:
         return ""
-    log_loss = name == "loss" and _spans_decades(by_step)
-    # One colour per key on both charts: train blue (its step values paler), val orange.
-    colors = {f"train/{name}": COLORS[0], f"train/{name}_step": "#9ecae1", f"val/{name}": COLORS[1]}
-    charts = [
-        line_chart(by_step, x_label="step", y_label=name, y_log=log_loss, colors=colors),
-        line_chart(
-            by_epoch, x_label="epoch", y_label=name, x_ticks=_epoch_ticks(by_epoch), colors=colors
-        ),
-    ]
-    return figure("".join(charts), f"{name}: train and val, by step and by epoch")
+    plt = pyplot()
+    fig, axes = _panels(plt, len(drawn), 2, legend_rows=1)
+    seen: dict[str, Any] = {}
+    for (name, by_step, by_epoch), (left, right) in zip(drawn, axes, strict=True):
+        for ax, series in ((left, by_step), (right, by_epoch)):
+            for key, points in series.items():
+                label, color = _role(key)
+                dense = len(points) > 60  # per-step values: a thin line, no markers
+                style = {"lw": 0.8, "alpha": 0.8} if dense else {"marker": "o", "ms": 3}
+                seen[label] = ax.plot(*zip(*sorted(points), strict=True), color=color, **style)[0]
+            ax.set_ylabel(name)
+        if name == "loss" and _spans_decades(by_step):
+            left.set_yscale("log")
+        right.xaxis.get_major_locator().set_params(integer=True)  # epochs 0, 1, 2: not 0.5
+    axes[-1][0].set_xlabel("step")
+    axes[-1][1].set_xlabel("epoch")
+    order = [label for label, _ in _ROLES.values() if label in seen]
+    _legend_below(fig, [seen[label] for label in order], order, columns=len(order))
+    caption = f"{' and '.join(name for name, _, _ in drawn)}: train and val, by step and by epoch"
+    return figure(svg_of(fig), caption)
 
 
 def overlay_html(runs: dict[str, list[dict[str, str]]], keys: list[str]) -> str:
-    """One chart per key, one line per run, by step: several runs in one picture."""
-    charts = []
+    """Several runs in one figure: a panel per key, a line per run (one colour per run on
+    every panel), by step; "" when no run logged any of `keys`."""
+    panels = []
     for key in keys:
         series = {}
         for label, rows in runs.items():
@@ -63,17 +86,47 @@ def overlay_html(runs: dict[str, list[dict[str, str]]], keys: list[str]) -> str:
             if kept:
                 series[label] = kept
         if series:
-            charts.append(line_chart(series, title=key, x_label="step", y_label=key))
-    return figure("".join(charts), "every run, by step") if charts else ""
+            panels.append((key, series))
+    if not panels:
+        return ""
+    colors = {label: COLORS[i % len(COLORS)] for i, label in enumerate(runs)}
+    columns = min(len(runs), 3)
+    plt = pyplot()
+    fig, axes = _panels(plt, 1, len(panels), legend_rows=math.ceil(len(runs) / columns))
+    seen: dict[str, Any] = {}
+    for ax, (key, series) in zip(axes[0], panels, strict=True):
+        for label, points in series.items():
+            style = {"lw": 0.9} if len(points) > 30 else {"marker": "o", "ms": 3}
+            seen[label] = ax.plot(*zip(*points, strict=True), color=colors[label], **style)[0]
+        ax.set_title(key)
+        ax.set_xlabel("step")
+    labels = [label for label in runs if label in seen]
+    _legend_below(fig, [seen[label] for label in labels], labels, columns=columns)
+    return figure(svg_of(fig), "every run, by step")
 
 
-def _epoch_ticks(by_epoch: Series) -> list[float] | None:
-    """Whole epochs: 0, 1, 2 (or every few when there are many), never 0.5."""
-    epochs = sorted({e for points in by_epoch.values() for e, _ in points})
-    if not epochs:
-        return None
-    every = max(1, math.ceil((epochs[-1] - epochs[0] + 1) / 8))
-    return [e for e in range(int(epochs[0]), int(epochs[-1]) + 1) if e % every == 0]
+def _panels(plt: Any, rows: int, columns: int, legend_rows: int) -> tuple[Any, Any]:
+    """A grid of panels with fixed margins in inches, and room for the legend below."""
+    width, height = _PANEL_IN[0] * columns, _PANEL_IN[1] * rows + _LEGEND_ROW_IN * legend_rows
+    fig, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False)
+    fig.subplots_adjust(
+        left=0.62 / width, right=1 - 0.12 / width, top=1 - 0.3 / height,
+        bottom=(0.42 + _LEGEND_ROW_IN * legend_rows) / height, wspace=0.25, hspace=0.35,
+    )  # fmt: skip
+    return fig, axes
+
+
+def _legend_below(fig: Any, handles: list[Any], labels: list[str], columns: int) -> None:
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncols=max(columns, 1), fontsize=8,
+                   bbox_to_anchor=(0.5, 0.0))  # fmt: skip
+
+
+def _role(key: str) -> tuple[str, str]:
+    """The legend label and colour of a metrics.csv key: train/acc_step, train/acc, val/acc."""
+    if key.endswith("_step"):
+        return _ROLES["_step"]
+    return _ROLES["val"] if key.startswith("val/") else _ROLES["train"]
 
 
 def _spans_decades(series: Series) -> bool:
@@ -82,6 +135,7 @@ def _spans_decades(series: Series) -> bool:
 
 
 def number(text: Any) -> float | None:
+    """A metrics.csv cell as a finite float; None for an empty, unreadable or infinite one."""
     if text is None or text == "":
         return None
     try:

@@ -1,11 +1,10 @@
 """One self-contained HTML page: inline CSS, plots as inline SVG, no JavaScript, no network.
 
-Why SVG inside plain HTML (and not plotly, bokeh or vega): the page must open from disk on a
-cluster without internet, stay small enough to keep in every run directory, and still open
-in ten years. A plotly page carries megabytes of JavaScript (or fetches it from a CDN);
-inline SVG is text the browser draws itself. The run pages' line charts are written as SVG
-directly (fabricx.pages.svg: fast enough for the end of every run); the sweep's page inlines
-Optuna's matplotlib plots through `svg_of`.
+Why matplotlib's SVG inside plain HTML (and not plotly, bokeh or vega): the page must open
+from disk on a cluster without internet, stay small enough to keep in every run directory,
+and still open in ten years. A plotly page carries megabytes of JavaScript (or fetches it
+from a CDN); inline SVG is text the browser draws itself, with no script. matplotlib is
+already what fabricx draws bench.png and Optuna's sweep plots with: one plotting library.
 """
 
 from __future__ import annotations

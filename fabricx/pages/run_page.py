@@ -21,8 +21,8 @@ from typing import Any
 
 from fabricx.pages import entities
 from fabricx.pages.curves import curves_html
-from fabricx.pages.html import cards, esc, figure, fmt, page, section, table, write_page
-from fabricx.pages.svg import line_chart
+from fabricx.pages.figures import latency_figure
+from fabricx.pages.html import cards, esc, figure, fmt, page, section, svg_of, table, write_page
 
 REPORT_FILE = "report.html"
 CONFUSION_FILE = "confusion.json"
@@ -72,8 +72,8 @@ def _curves(run_dir: Path, metric: str | None) -> str:
     rows = read_metrics_csv(run_dir)
     if not rows:
         return ""
-    names = dict.fromkeys(["loss", *([metric] if metric and metric != "loss" else [])])
-    return section("Curves", *(curves_html(rows, name) for name in names))
+    names = list(dict.fromkeys(["loss", *([metric] if metric else [])]))
+    return section("Curves", curves_html(rows, names))
 
 
 def _metrics(record: dict[str, Any], metric_name: str) -> str:
@@ -146,27 +146,14 @@ def _latency(run_dir: Path) -> str:
     rows = [r for r in bench.get("rows") or [] if r.get("p50_ms") and r.get("batch_size")]
     if not rows:
         return ""
-    series: dict[str, list[tuple[float, float]]] = {}
-    for r in rows:
-        series.setdefault(r["runtime"], []).append((r["batch_size"], r["p50_ms"] / r["batch_size"]))
-    chart = line_chart(
-        series,
-        title=f"latency by runtime ({bench.get('device', '')})",
-        x_label="batch size",
-        y_label="median latency per sample (ms)",
-        x_log=True,
-        y_log=True,
-        x_ticks=sorted({r["batch_size"] for r in rows}),
-        width=560,
-        height=300,
-    )
+    fig = latency_figure(rows, f"latency by runtime ({bench.get('device', '')})", tight=False)
     table_rows = [
         [r["runtime"], r["batch_size"], r["p50_ms"], r.get("p90_ms"), r.get("p99_ms"),
          r.get("throughput"), r.get("speedup_vs_eager_fp32")]
         for r in rows
     ]  # fmt: skip
     headers = ["runtime", "batch", "p50 ms", "p90 ms", "p99 ms", "samples/s", "vs eager x"]
-    return section("Latency", figure(chart), table(headers, table_rows))
+    return section("Latency", figure(svg_of(fig)), table(headers, table_rows))
 
 
 def _test_split(run_dir: Path) -> str:
