@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from fabricx.errors import ConfigError
+from fabricx.errors import ConfigError, did_you_mean
 
 JOB_FILE = "job.json"
 ACTIVE_S = 15 * 60  # a file written this recently: the run on another host is still going
@@ -41,6 +41,8 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x fas
 _EXPERIMENT_LINE = re.compile(r"^experiment: *(.+)$", re.M)
 _KEY = re.compile(r"^[\w./-]+$")  # a metric's name: test/acc, bench/ort_cpu_fp32_p50_ms_bs1
 
+# A record's statuses (fabricx.stages.sequence), then the two only a live look can tell.
+STATUSES = ("ok", "failed", "preempted", "pruned", "terminated", "interrupted", "running", "lost")
 COLUMNS = ("experiment", "run", "status", "metric", "duration", "start", "differs", "git")
 SORT_KEYS = ("start", "experiment", "run", "status", "metric", "duration", "git")
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -174,13 +176,20 @@ def list_runs(
         where: conditions such as "metric>=0.9" or "val/loss<0.3" (all must hold).
 
     Raises:
-        ConfigError: `root` holds no run, or a sort key or condition cannot be read.
+        ConfigError: `root` holds no run, a status is not one of STATUSES, or a sort key or
+            condition cannot be read or names no column or metric of the runs.
     """
     if not root.is_dir():
         raise ConfigError(
             f"{root}: no such directory. Give the directory runs are written to "
             "(paths.runs_dir, runs/ by default): fabricx runs [DIR]."
         )
+    for status in statuses or []:
+        if status not in STATUSES:
+            raise ConfigError(
+                f"--status {status}: no such status.{did_you_mean(status, STATUSES)} "
+                f"A run is one of {', '.join(STATUSES)}."
+            )
     conditions = [parse_condition(text) for text in where or []]
     rows = [read_row(d) for d in find_run_dirs(root)]
     if not rows:
@@ -188,17 +197,11 @@ def list_runs(
             f"{root} holds no run directory (one with config.yaml and metrics.json): give "
             "the directory `fabricx train` writes to (paths.runs_dir, runs/ by default)."
         )
-    descending = sort.startswith("-")
-    key = sort.lstrip("-")
-    if key not in SORT_KEYS and not any(key in r.metrics for r in rows):
-        known = sorted({k for r in rows for k in r.metrics})
-        from fabricx.errors import did_you_mean
-
-        raise ConfigError(
-            f"--sort {sort}: no such column or metric.{did_you_mean(key, [*SORT_KEYS, *known])}"
-            f" Sort by one of {', '.join(SORT_KEYS)} or a metric of metrics.json "
-            f"({', '.join(known[:8])}{', ...' if len(known) > 8 else ''}); -KEY sorts descending."
-        )
+    known = sorted({k for r in rows for k in r.metrics})
+    descending, key = sort.startswith("-"), sort.lstrip("-")
+    for flag, name in [("--sort", key), *(("--where", name) for name, _, _ in conditions)]:
+        if name not in SORT_KEYS and name not in known:
+            raise ConfigError(_unknown_key(flag, name, known))
     if statuses:
         rows = [r for r in rows if r.status in statuses]
     if experiments:
@@ -211,6 +214,15 @@ def list_runs(
     rows = present + absent
     fill_differences(rows)
     return rows
+
+
+def _unknown_key(flag: str, name: str, known: list[str]) -> str:
+    listed = f"{', '.join(known[:8])}{', ...' if len(known) > 8 else ''}"
+    return (
+        f"{flag} {name}: no such column or metric.{did_you_mean(name, [*SORT_KEYS, *known])} "
+        f"Use one of {', '.join(SORT_KEYS)} or a metric of metrics.json ({listed})"
+        + ("; -KEY sorts descending." if flag == "--sort" else ".")
+    )
 
 
 def parse_condition(text: str) -> tuple[str, Callable[[float, float], bool], float]:
@@ -231,13 +243,12 @@ def parse_condition(text: str) -> tuple[str, Callable[[float, float], bool], flo
 
 
 def fill_differences(rows: list[RunRow]) -> None:
-    """Each row's `differs`: its overrides whose key is not set alike in every row."""
+    """Each row's `differs`: its overrides whose key is not set alike in every row (a row
+    that leaves such a key at its default shows nothing for it)."""
     keys = {k for r in rows for k in r.overrides}
     varying = {k for k in keys if len({r.overrides.get(k) for r in rows}) > 1}
     for row in rows:
-        row.differs = {
-            k: row.overrides.get(k, "(default)") for k in sorted(varying) if k in row.overrides
-        }
+        row.differs = {k: row.overrides[k] for k in sorted(varying) if k in row.overrides}
 
 
 def _experiment(run_dir: Path) -> str:

@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fabricx.errors import ConfigError
-from fabricx.runs.table import COLUMNS, SORT_KEYS, RunRow, list_runs
+from fabricx.runs.table import COLUMNS, SORT_KEYS, STATUSES, RunRow, list_runs
 
 USAGE = """fabricx runs [DIR] [--sort KEY] [--status S ...] [--experiment E ...] [--where COND]
                     [--json | --csv]
@@ -46,8 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--status",
         action="append",
-        help="keep runs of this status (ok, failed, preempted, pruned, terminated, "
-        "interrupted, running, lost); repeat for several",
+        help=f"keep runs of this status ({', '.join(STATUSES)}); repeat for several",
     )
     parser.add_argument("--experiment", action="append", help="keep runs of this experiment")
     parser.add_argument(

@@ -62,6 +62,11 @@ def test_bad_input_names_the_problem_and_the_fix(tmp_path: Path, runs: Path):
         list_runs(runs, sort="metrc")
     with pytest.raises(ConfigError, match=r"--where 'metric~0.9': write KEY OP NUMBER"):
         list_runs(runs, where=["metric~0.9"])
+    # A threshold on a metric no run has would silently empty the table: refused instead.
+    with pytest.raises(
+        ConfigError, match=r"--where val/accc: no such column.*Did you mean: val/acc"
+    ):
+        list_runs(runs, where=["val/accc>0.5"])
 
 
 def test_running_lost_and_finished(tmp_path: Path):
