@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fabricx.pages.figures import COLORS, pyplot
+from fabricx.pages.figures import COLORS, plain_log_ticks, pyplot
 from fabricx.pages.html import figure, svg_of
 
 Series = dict[str, list[tuple[float, float]]]
@@ -20,6 +20,7 @@ Series = dict[str, list[tuple[float, float]]]
 _ROLES = {"_step": ("train, per step", "#9ecae1"), "train": ("train", COLORS[0]),
           "val": ("val", COLORS[1])}  # fmt: skip
 _PANEL_IN = (5.0, 2.5)  # one panel's width and height (inches), axes labels included
+_MARKERS_UP_TO = 12  # points in a series that still get a marker each
 _LEGEND_ROW_IN = 0.22  # the height of one legend row below the panels (inches)
 
 
@@ -59,12 +60,13 @@ def curves_html(rows: list[dict[str, str]], names: list[str]) -> str:
         for ax, series in ((left, by_step), (right, by_epoch)):
             for key, points in series.items():
                 label, color = _role(key)
-                dense = len(points) > 60  # per-step values: a thin line, no markers
-                style = {"lw": 0.8, "alpha": 0.8} if dense else {"marker": "o", "ms": 3}
+                style = _style(key, len(points))
                 seen[label] = ax.plot(*zip(*sorted(points), strict=True), color=color, **style)[0]
             ax.set_ylabel(name)
-        if name == "loss" and _spans_decades(by_step):
-            left.set_yscale("log")
+        if name == "loss" and _spans_decades(by_step):  # both panels: one scale per row
+            for ax in (left, right):
+                ax.set_yscale("log")
+                plain_log_ticks(ax.yaxis)
         right.xaxis.get_major_locator().set_params(integer=True)  # epochs 0, 1, 2: not 0.5
     axes[-1][0].set_xlabel("step")
     axes[-1][1].set_xlabel("epoch")
@@ -96,7 +98,7 @@ def overlay_html(runs: dict[str, list[dict[str, str]]], keys: list[str]) -> str:
     seen: dict[str, Any] = {}
     for ax, (key, series) in zip(axes[0], panels, strict=True):
         for label, points in series.items():
-            style = {"lw": 0.9} if len(points) > 30 else {"marker": "o", "ms": 3}
+            style = _style(key, len(points))
             seen[label] = ax.plot(*zip(*points, strict=True), color=colors[label], **style)[0]
         ax.set_title(key)
         ax.set_xlabel("step")
@@ -120,6 +122,14 @@ def _legend_below(fig: Any, handles: list[Any], labels: list[str], columns: int)
     if handles:
         fig.legend(handles, labels, loc="lower center", ncols=max(columns, 1), fontsize=8,
                    bbox_to_anchor=(0.5, 0.0))  # fmt: skip
+
+
+def _style(key: str, points: int) -> dict[str, Any]:
+    """Per-step values: a thin line. A few epoch values: a marker on each, so one epoch
+    reads as a point; more than `_MARKERS_UP_TO`: a line alone (each marker costs bytes)."""
+    if key.endswith("_step"):
+        return {"lw": 0.8, "alpha": 0.8}
+    return {"lw": 1.2, **({"marker": "o", "ms": 3} if points <= _MARKERS_UP_TO else {})}
 
 
 def _role(key: str) -> tuple[str, str]:

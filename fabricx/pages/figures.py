@@ -20,6 +20,10 @@ _RC = {
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
+    "xtick.major.size": 0,  # the grid shows where a tick is: no tick marks to write
+    "ytick.major.size": 0,
+    "xtick.minor.size": 0,
+    "ytick.minor.size": 0,
     "legend.frameon": False,
 }
 
@@ -37,6 +41,16 @@ def pyplot() -> Any:
 
     plt.rcParams.update(_RC)
     return plt
+
+
+def plain_log_ticks(axis: Any) -> None:
+    """A log axis ticked at 0.1, 0.2, 0.5, 1, 2, ... written as such, not as 2x10^-1:
+    plain numbers read at a glance, and no mathtext to lay out."""
+    import matplotlib.ticker
+
+    axis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
 def latency_figure(rows: list[dict[str, Any]], title: str, tight: bool = True) -> Any:
@@ -62,10 +76,7 @@ def latency_figure(rows: list[dict[str, Any]], title: str, tight: bool = True) -
     ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())  # 1, 8, 64, not 2^n
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_yscale("log")
-    # Ticks at 0.1, 0.2, 0.5, 1 written as such, not 2x10^-1: plain numbers, no mathtext.
-    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    plain_log_ticks(ax.yaxis)
     ax.set_xlabel("batch size")
     ax.set_ylabel("median ms per sample")
     ax.set_title(title)
