@@ -37,7 +37,7 @@ def compare_runs(run_dirs: list[Path]) -> Comparison:
     """Read each run's config.yaml and metrics.json; what differs, aligned by key.
 
     Raises:
-        ConfigError: a path is not a run directory.
+        ConfigError: a path is not a run directory, or its config.yaml cannot be read.
     """
     configs, records = [], []
     for run_dir in run_dirs:
@@ -45,7 +45,13 @@ def compare_runs(run_dirs: list[Path]) -> Comparison:
             raise ConfigError(
                 f"{run_dir}: not a run directory (no config.yaml); `fabricx runs` lists them."
             )
-        configs.append(flatten(yaml.safe_load((run_dir / "config.yaml").read_text()) or {}))
+        try:
+            configs.append(flatten(yaml.safe_load((run_dir / "config.yaml").read_text()) or {}))
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(
+                f"{run_dir / 'config.yaml'}: cannot be read ({type(err).__name__}); leave that "
+                "run out of the comparison, or write its config again from overrides.yaml."
+            ) from err
         try:
             records.append(json.loads((run_dir / "metrics.json").read_text()))
         except (OSError, ValueError):
@@ -97,7 +103,7 @@ def _delta(values: list[Any]) -> list[Any]:
     if len(values) != 2:
         return []
     a, b = values
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
         return [float(b - a)]
     return [""]
 

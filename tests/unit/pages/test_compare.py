@@ -33,3 +33,10 @@ def test_flatten_and_refusal():
         "optim.lr": 0.1, "optim.betas": [0.9, 0.99], "seed": 1}  # fmt: skip
     with pytest.raises(ConfigError, match="not a run directory"):
         compare_runs([Path("/nonexistent/a"), Path("/nonexistent/b")])
+
+
+def test_a_torn_config_is_refused_by_name(tmp_path: Path):
+    a, b = write_run_dirs(tmp_path / "runs", 2, epochs=1)
+    (b / "config.yaml").write_text("optim: {lr: [0.1\n")  # cut off mid-write by hand
+    with pytest.raises(ConfigError, match=rf"{b.name}/config.yaml: cannot be read \(Parser"):
+        compare_runs([a, b])
