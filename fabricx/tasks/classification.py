@@ -10,12 +10,34 @@ import torch
 import torch.nn.functional as F
 from annotated_types import Interval
 from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, IterableDataset
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from fabricx.config.constraints import PositiveInt
 from fabricx.tasks.epoch_metrics import EpochMetrics
 from fabricx.tasks.schedules import configure
+
+
+def reads_a_shard(loader: Any) -> bool | None:
+    """Whether each DDP rank reads its own part of `loader`'s split (True), all of it (False),
+    or that cannot be told from the loader (None).
+
+    Lightning gives a DataLoader a DistributedSampler under DDP: a shard. fabricx's tensor
+    batches (fabricx.data.tensor_loader.TensorBatches) say their `world_size`; evaluation
+    ones read the whole split on every rank. A map-style DataLoader without a distributed
+    sampler reads it all too. An iterable dataset may shard itself: None.
+    """
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    for sampler in (getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None)):
+        if isinstance(sampler, DistributedSampler):
+            return True
+    world_size = getattr(loader, "world_size", None)
+    if isinstance(world_size, int):
+        return world_size > 1
+    if isinstance(loader, DataLoader) and not isinstance(loader.dataset, IterableDataset):
+        return False
+    return None
 
 
 class ClassificationTask(EpochMetrics, pl.LightningModule):
@@ -125,10 +147,16 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
         if self.trainer.world_size > 1:
             ranks = self.all_gather(confusion)  # (world, C, C)
             # A sharded test split: the ranks' counts add up. A loader that every rank reads
-            # whole (tensor batches, no DistributedSampler): every rank counted the same
-            # samples, and one rank's matrix is the split's.
-            same = bool((ranks == ranks[0]).all())
-            confusion = ranks[0] if same else ranks.sum(0)
+            # whole (fabricx's evaluation batches): every rank counted the same samples, and
+            # one rank's matrix is the split's. A loader fabricx cannot tell (an iterable
+            # dataset): ranks that counted alike read the same samples.
+            loaders = self.trainer.test_dataloaders
+            shards = {
+                reads_a_shard(loader)
+                for loader in (loaders if isinstance(loaders, (list, tuple)) else [loaders])
+            }
+            whole = shards == {False} or (shards != {True} and bool((ranks == ranks[0]).all()))
+            confusion = ranks[0] if whole else ranks.sum(0)
         self.test_confusion = confusion.tolist()
 
     def configure_optimizers(self) -> Any:
