@@ -13,6 +13,7 @@ import html
 import io
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from fabricx.atomic import atomic_open
@@ -143,7 +144,9 @@ def _round_numbers(match: re.Match[str]) -> str:
     return f'{match.group(1)}{rounded}"'
 
 
-def write_page(path: Any, text: str) -> Any:
+def write_page(path: Path, text: str) -> Path:
+    """Write a page whole or not at all (a temporary file, renamed): a run killed meanwhile
+    leaves its previous page, never half of one."""
     with atomic_open(path) as f:
         f.write(text)
     return path
