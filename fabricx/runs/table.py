@@ -8,10 +8,11 @@ and job.json, never from a checkpoint, so a thousand runs list in well under a s
 A run's status is its record's (metrics.json: ok, failed, preempted, pruned, terminated,
 interrupted), unless its process is alive: job.json (written when a job starts or resumes)
 names the process (pid, host), and a run whose process still runs on this host is
-"running". On another host fabricx cannot ask the process, so a run without a newer record
-counts as running while it wrote a file in the last `ACTIVE_S` seconds (train.log,
-metrics.csv, last.ckpt), and "lost" after that: killed without a word (SIGKILL, the
-out-of-memory killer, a node failure). A run that never got a job.json (made before it
+"running" (a process that started after job.json, given the pid again, is not it). On
+another host fabricx cannot ask the process, so a run without a newer record counts as
+running while it wrote a file in the last `ACTIVE_S` seconds (train.log, metrics.csv,
+last.ckpt), and "lost" after that: killed without a word (SIGKILL, the out-of-memory
+killer, a node failure). A run that never got a job.json (made before it
 existed) is judged by the same file times.
 """
 
@@ -132,7 +133,11 @@ def run_status(run_dir: Path, record: dict[str, Any], now: float | None = None) 
     if record and not newer_job:
         return str(record.get("status") or "failed")  # None: the run never finished
     if job.get("host") == socket.gethostname() and isinstance(job.get("pid"), int):
-        return "running" if _alive(job["pid"]) else "lost"
+        pid = job["pid"]
+        # A process that started after job.json was written is not the run's: its pid was
+        # given again to another process once the run's was killed.
+        reused = job_time is not None and _process_started_after(pid, job_time)
+        return "running" if _alive(pid) and not reused else "lost"
     last_write = max(
         (t for t in map(_mtime, _activity_files(run_dir)) if t is not None), default=None
     )
@@ -147,6 +152,19 @@ def _activity_files(run_dir: Path) -> list[Path]:
         run_dir / name
         for name in ("train.log", "metrics.csv", "checkpoints/last.ckpt", JOB_FILE, "config.yaml")
     ]
+
+
+def _process_started_after(pid: int, when: float) -> bool:
+    """Whether process `pid` started after `when` (seconds since the epoch), as Linux's
+    /proc tells it (its start in clock ticks after boot); False where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        stat = Path("/proc/stat").read_text().splitlines()
+        boot = next(float(line.split()[1]) for line in stat if line.startswith("btime "))
+        started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+    except (OSError, IndexError, StopIteration, ValueError):
+        return False
+    return started > when + 2.0  # btime is whole seconds: a margin against rounding
 
 
 def _alive(pid: int) -> bool:

@@ -99,3 +99,15 @@ def _dead_pid() -> int:
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     return int(done.stdout)
+
+
+def test_a_pid_given_again_to_a_later_process_is_not_the_run(tmp_path, monkeypatch):
+    """Killed without a record, its pid reused by a process started since: lost, not running."""
+    run_dir = tmp_path / "runs" / "digits" / "a"
+    run_dir.mkdir(parents=True)
+    directory.write_text(run_dir / "config.yaml", "experiment: digits\n")
+    directory.record_process(run_dir)  # this process's pid, alive
+    assert read_row(run_dir).status == "running"
+    long_ago = time.time() - 30 * 24 * 3600  # job.json written before this process started
+    os.utime(run_dir / "job.json", (long_ago, long_ago))
+    assert read_row(run_dir).status == ("lost" if Path("/proc/self/stat").exists() else "running")
