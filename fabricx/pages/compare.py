@@ -3,7 +3,8 @@
 The config difference is every key of config.yaml (flattened, `optim.lr`) whose value is not
 the same in every run; the metric difference is every metric of metrics.json, one column per
 run (and B - A for two runs). The curves (train loss by step, val loss and the val metric)
-of every run go into one picture, in a self-contained page like report.html.
+of every run go into one picture, in a self-contained page like report.html. The verb
+prints the same differences as tables on the console (fabricx.verbs.runs).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import yaml
 
 from fabricx.errors import ConfigError
 from fabricx.pages.curves import overlay_html
-from fabricx.pages.html import esc, fmt, page, section, table, write_page
+from fabricx.pages.html import esc, page, section, table, write_page
 from fabricx.pages.run_page import read_metrics_csv
 
 _MISSING = "(absent)"
@@ -31,6 +32,19 @@ class Comparison:
     metrics: list[tuple[str, list[Any]]] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     metric_name: str | None = None
+
+    def delta_header(self) -> list[str]:
+        """["B - A"] for two runs: the column of differences; [] for more."""
+        return [f"{self.labels[1]} - {self.labels[0]}"] if len(self.labels) == 2 else []
+
+    def delta(self, values: list[Any]) -> list[Any]:
+        """[B - A] of one row for two runs ("" where not both numbers); [] for more."""
+        if len(self.labels) != 2:
+            return []
+        a, b = values
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
+            return [float(b - a)]
+        return [""]
 
 
 def compare_runs(run_dirs: list[Path]) -> Comparison:
@@ -93,48 +107,8 @@ def _labels(run_dirs: list[Path]) -> list[str]:
     return [f"{d.parent.name}/{d.name}" for d in run_dirs]
 
 
-def _delta_header(comparison: Comparison) -> list[str]:
-    return (
-        [f"{comparison.labels[1]} - {comparison.labels[0]}"] if len(comparison.labels) == 2 else []
-    )
-
-
-def _delta(values: list[Any]) -> list[Any]:
-    if len(values) != 2:
-        return []
-    a, b = values
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
-        return [float(b - a)]
-    return [""]
-
-
-def print_comparison(comparison: Comparison, console: Any) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    config = Table(title="config: what differs", title_justify="left")
-    config.add_column("key")
-    for label in comparison.labels:
-        config.add_column(label, overflow="fold")
-    for key, values in comparison.config:
-        config.add_row(key, *(escape(str(v)) for v in values))
-    if not comparison.config:
-        config.add_row("(no difference)", *[""] * len(comparison.labels))
-    metrics = Table(title="metrics", title_justify="left")
-    metrics.add_column("metric")
-    for label in [*comparison.labels, *_delta_header(comparison)]:
-        metrics.add_column(label, justify="right")
-    metrics.add_row("status", *comparison.statuses, *([""] if len(comparison.labels) == 2 else []))
-    for key, values in comparison.metrics:
-        style = "bold green" if key == comparison.metric_name else None
-        metrics.add_row(
-            key, *(fmt(_float(v)) for v in values), *(fmt(d) for d in _delta(values)), style=style
-        )
-    console.print(config)
-    console.print(metrics)
-
-
-def _float(value: Any) -> Any:
+def as_float(value: Any) -> Any:
+    """A number as a float (shown with 4 decimals like the others); anything else as it is."""
     return (
         float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
     )
@@ -155,7 +129,8 @@ def build_compare_page(comparison: Comparison) -> str:
     curves = overlay_html(runs, present)
     config_rows = [[k, *(esc(v) for v in values)] for k, values in comparison.config]
     metric_rows = [
-        [k, *(_float(v) for v in values), *_delta(values)] for k, values in comparison.metrics
+        [k, *(as_float(v) for v in values), *comparison.delta(values)]
+        for k, values in comparison.metrics
     ]
     highlight = {i for i, (k, _) in enumerate(comparison.metrics) if k == comparison.metric_name}
     links = " ".join(
@@ -171,7 +146,7 @@ def build_compare_page(comparison: Comparison) -> str:
             section(
                 "Metrics",
                 table(
-                    ["metric", *comparison.labels, *_delta_header(comparison)],
+                    ["metric", *comparison.labels, *comparison.delta_header()],
                     metric_rows,
                     highlight,
                 ),

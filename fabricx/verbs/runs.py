@@ -17,13 +17,18 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from fabricx.errors import ConfigError
+from fabricx.pages.html import fmt
 from fabricx.runs.table import COLUMNS, SORT_KEYS, STATUSES, RunRow, list_runs
+
+if TYPE_CHECKING:
+    from fabricx.pages.compare import Comparison
 
 USAGE = """fabricx runs [DIR] [--sort KEY] [--status S ...] [--experiment E ...] [--where COND]
                     [--json | --csv]
@@ -152,13 +157,42 @@ def _compare(argv: list[str]) -> int:
             "fabricx runs compare needs two run directories or more: fabricx runs compare "
             "runs/<experiment>/<run A> runs/<experiment>/<run B> (fabricx runs lists them)."
         )
-    from fabricx.pages.compare import compare_runs, print_comparison, write_compare_page
+    from fabricx.pages.compare import compare_runs, write_compare_page
 
     comparison = compare_runs([Path(r) for r in args.runs])
     print_comparison(comparison, Console())
     out = write_compare_page(comparison, Path(args.out))
     print(f"curves overlaid: {out}")
     return 0
+
+
+def print_comparison(comparison: Comparison, console: Console) -> None:
+    """The config keys that differ and every metric, aligned by key, as two rich tables."""
+    from fabricx.pages.compare import as_float
+
+    config = Table(title="config: what differs", title_justify="left")
+    config.add_column("key")
+    for label in comparison.labels:
+        config.add_column(label, overflow="fold")
+    for key, values in comparison.config:
+        config.add_row(key, *(escape(str(v)) for v in values))
+    if not comparison.config:
+        config.add_row("(no difference)", *[""] * len(comparison.labels))
+    metrics = Table(title="metrics", title_justify="left")
+    metrics.add_column("metric")
+    for label in [*comparison.labels, *comparison.delta_header()]:
+        metrics.add_column(label, justify="right")
+    metrics.add_row("status", *comparison.statuses, *([""] if len(comparison.labels) == 2 else []))
+    for key, values in comparison.metrics:
+        style = "bold green" if key == comparison.metric_name else None
+        metrics.add_row(
+            key,
+            *(fmt(as_float(v)) for v in values),
+            *map(fmt, comparison.delta(values)),
+            style=style,
+        )
+    console.print(config)
+    console.print(metrics)
 
 
 def _relative(path: str, root: Path) -> str:
