@@ -11,7 +11,8 @@ startup (--help, config, first optimizer step, against `import lightning`), data
 (tensor-resident loader against a per-sample DataLoader), inference (eager, ONNX Runtime,
 INT8), transformer (a BERT-base-shaped token classifier on CPU: eager, ONNX Runtime, its
 transformer optimizer, dynamic INT8), airbench (GPU only: the airbench recipe's time per
-epoch), time_to_result (the default run's stages against `import lightning`). Writes
+epoch), time_to_result (the default run's stages against `import lightning`), runs
+(`fabricx runs` on 1,000 synthetic run directories; report.html's time and size). Writes
 benchmarks/results/<date>-<host>.json and .md and prints the markdown. Benchmarks are not
 tests: nothing is asserted; targets are reported as met or not.
 """
@@ -36,6 +37,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SECTIONS = {  # name -> module in benchmarks/
     "loop": "loop", "startup": "startup", "data": "data_loading", "inference": "inference",
     "airbench": "airbench", "time_to_result": "time_to_result", "transformer": "transformer_cpu",
+    "runs": "runs_table",
 }  # fmt: skip
 COLUMNS = {
     "loop": [("case", "case"), ("loop", "loop"), ("step_ms", "ms/step"),
@@ -56,6 +58,8 @@ COLUMNS = {
                     ("min_ms", "min ms"),
                     ("vs_eager_fp32", "vs eager x"), ("vs_ort_fp32", "vs ORT fp32 x"),
                     ("vs_ort_optimized", "vs ORT optimized x")],
+    "runs": [("case", "case"), ("runs", "run directories"), ("median_s", "median s"),
+             ("bytes", "page bytes")],
     "airbench": [("precision", "precision"), ("epoch_s", "s/epoch"),
                  ("reference_epoch_s", "airbench94 s/epoch (A100)"),
                  ("vs_reference", "vs reference x")],

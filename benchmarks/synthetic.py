@@ -76,3 +76,62 @@ def write_vocab(conll: Path, out: Path) -> int:
     words.discard("-DOCSTART-")
     out.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words)]))
     return 5 + len(words)
+
+
+_STATUSES = ("ok",) * 16 + ("failed", "pruned", "preempted", "terminated")
+
+
+def write_run_dirs(root: Path, n: int, epochs: int = 20) -> list[Path]:
+    """`n` run directories as `fabricx train` leaves them (no checkpoints), under
+    root/<experiment>/<timestamp>-<id>/: config.yaml, overrides.yaml, command.txt,
+    provenance.json, job.json, metrics.csv and metrics.json, with varied overrides and
+    statuses (mostly ok), for `fabricx runs` and the report pages."""
+    import json
+
+    import yaml
+
+    rng = random.Random(0)
+    dirs = []
+    for i in range(n):
+        experiment = ("digits_mlp", "mnist_lenet5", "cifar10_resnet18")[i % 3]
+        lr, seed = rng.choice((1e-3, 3e-3, 1e-2)), i % 5
+        run_dir = root / experiment / f"20261201-{i // 60 % 24:02d}{i % 60:02d}00-{i:06x}"
+        run_dir.mkdir(parents=True)
+        overrides = [f"optim.lr={lr}", f"seed={seed}", "trainer.max_epochs=20"]
+        config = {
+            "experiment": experiment, "seed": seed,
+            "data": {"_target_": "fabricx.data.digits.DigitsDataModule", "batch_size": 64,
+                     "val_fraction": 0.1, "num_workers": 0, "seed": seed},
+            "model": {"_target_": "fabricx.models.mlp.MLP", "in_features": 64, "hidden": [128],
+                      "num_classes": 10, "dropout": 0.1},
+            "task": {"_target_": "fabricx.tasks.classification.ClassificationTask",
+                     "num_classes": 10, "label_smoothing": 0.0},
+            "optim": {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": lr,
+                      "weight_decay": 0.01, "betas": [0.9, 0.999], "eps": 1e-8},
+            "trainer": {"max_epochs": epochs, "accelerator": "cpu", "devices": 1,
+                        "precision": "32-true", "log_every_n_steps": 10},
+            "metric": {"name": "acc", "mode": "max"},
+            "export": {"targets": ["onnx"]}, "stages": ["fit", "test", "export", "verify"],
+        }  # fmt: skip
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        (run_dir / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+        (run_dir / "command.txt").write_text("fabricx train " + " ".join(overrides) + "\n")
+        git = {"sha": f"{i % 7:040x}", "dirty": i % 11 == 0, "diff_sha256": None}
+        (run_dir / "provenance.json").write_text(
+            json.dumps({"git": git, "fabricx_git": git, "host": "node", "seed": seed})
+        )
+        (run_dir / "job.json").write_text(json.dumps({"pid": 1, "host": "node", "started": ""}))
+        status = _STATUSES[i % len(_STATUSES)]
+        acc, rows, steps = 0.1, ["epoch,step,train/loss,train/acc,val/loss,val/acc"], 0
+        for epoch in range(epochs):
+            acc = min(0.99, acc + (1 - acc) * lr * 30 * rng.uniform(0.5, 1.5))
+            steps += 25
+            rows.append(f"{epoch},{steps},{1 - acc:.4f},{acc:.4f},{1.1 - acc:.4f},{acc - 0.01:.4f}")
+        (run_dir / "metrics.csv").write_text("\n".join(rows) + "\n")
+        metrics = {"test/acc": acc - 0.02, "test/loss": 1.1 - acc, "val/acc": acc - 0.01,
+                   "time/total_s": 20 + rng.random() * 40, "fit/step_ms": 0.8}  # fmt: skip
+        record = {"status": status, "metric": {"name": "test/acc", "value": metrics["test/acc"]},
+                  "metrics": metrics, "stages": {"fit": "ok"}, "skipped": {}}  # fmt: skip
+        (run_dir / "metrics.json").write_text(json.dumps(record, indent=2))
+        dirs.append(run_dir)
+    return dirs

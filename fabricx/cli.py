@@ -27,6 +27,8 @@ VERBS = {
     "doctor": "versions and devices; builds, runs and checks a tiny TensorRT engine where it can",
     "config": "print the composed config and validate it; runs nothing",
     "init": "write a project of your own to start from: fabricx init DIR",
+    "runs": "the runs under runs/ (status, metric, what differs): fabricx runs [DIR]; compare",
+    "report": "write a run's (or a sweep's) report.html again: fabricx report run=<dir>",
 }
 
 HELP = f"""usage: fabricx <verb> [key=value ...] [hydra flags]
@@ -49,6 +51,8 @@ examples:
   fabricx recipes                                # the recipes and their expected numbers
   fabricx reproduce digits_mlp                   # run its seeds, check the number
   fabricx init myproject && cd myproject && fabricx train   # your model, data and task
+  fabricx runs --sort -metric --status ok        # the runs under runs/, best first
+  fabricx runs compare runs/default/<A> runs/default/<B>    # what differs; curves overlaid
 
 Every verb takes Hydra's flags (--cfg job, --info, -m, --config-dir DIR, --help).
 {exit_status_help()}
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fabricx {__version__}")
         return 0
     verb, rest = argv[0], argv[1:]
-    if verb in VERBS and verb not in ("doctor", "recipes", "init"):
+    if verb in VERBS and verb not in ("doctor", "recipes", "init", "runs", "report"):
         from fabricx.launch.compose import prepare_overrides
 
         rest = prepare_overrides(rest, config_dir_flag(rest))
@@ -93,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         "doctor": _doctor,
         "config": _config,
         "init": _init,
+        "runs": _runs,
+        "report": _report,
     }
     try:
         if verb in VERBS and verb != "init":
@@ -266,6 +272,18 @@ def _init(rest: list[str]) -> int:
     from fabricx.verbs import init
 
     return init.run(rest[0])
+
+
+def _runs(rest: list[str]) -> int:
+    from fabricx.verbs import runs
+
+    return runs.run(rest)
+
+
+def _report(rest: list[str]) -> int:
+    from fabricx.verbs import report
+
+    return report.run(rest)
 
 
 def _doctor(rest: list[str]) -> int:

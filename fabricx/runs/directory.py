@@ -3,6 +3,7 @@
     runs/<experiment>/<timestamp>-<id>/
       config.yaml  overrides.yaml  command.txt  provenance.json
       checkpoints/ (best-*.ckpt, last.ckpt)  metrics.csv  metrics.json  export/
+      job.json (the process running it)  report.html (fabricx.pages.run_page)
 
 Every file is written atomically (fabricx.atomic). Checkpoints: fabricx.runs.checkpoints.
 """
@@ -63,6 +64,20 @@ def record_start(
         lines.append(f"# one job of: {shlex.join(launched_by)}")
     write_text(run_dir / "command.txt", "\n".join(lines) + "\n")
     write_json(run_dir / "provenance.json", provenance(seed))
+
+
+def record_process(run_dir: Path) -> Path:
+    """job.json: the process running the run now (pid, host, time), rewritten by a resume.
+
+    `fabricx runs` reads it to tell a run still going (no newer metrics.json, the process
+    alive) from one killed without a record (fabricx.runs.table.run_status).
+    """
+    import datetime
+
+    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    return write_json(
+        run_dir / "job.json", {"pid": os.getpid(), "host": socket.gethostname(), "started": now}
+    )
 
 
 def provenance(seed: int) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from fabricx import clock
 from fabricx.errors import TargetsSkipped, TrialPruned
 from fabricx.runs import directory
 from fabricx.runs.signals import Preempted, as_interrupted
-from fabricx.stages import bench, export, fit, summary, test, trackers, verify
+from fabricx.stages import bench, export, fit, report, summary, test, trackers, verify
 from fabricx.stages.context import RunContext
 
 STAGE_RUNNERS = {
@@ -77,6 +77,10 @@ def run_stages(ctx: RunContext, stages: list[str]) -> None:
                 summary.run(ctx)
         with _timed(ctx, "close_trackers"):
             trackers.close_tracker(ctx, status)
+        if rank_zero and "report" in stages:  # report.html: never fails the run
+            ctx.metrics["time/total_s"] = time.time() - clock.job_started_at()  # as of now
+            with _timed(ctx, "report"):
+                report.run(ctx, status)
         if rank_zero:  # the record again, with what closing the trackers (W&B uploads) took
             ctx.metrics["time/total_s"] = time.time() - clock.job_started_at()
             _write_record(ctx, status)

@@ -4,6 +4,8 @@
                       that trains it in full (fabricx train from_sweep=<sweep dir>)
     trials.csv        every trial: state, values, duration, params, error, retry, run dir
     history.png  importances.png  intermediate.png   (pareto.png when multi-objective)
+    report.html       the page: trials, the best trial, Optuna's plots, each trial's report
+                      (fabricx.sweep.page)
 
 Written at the end of every sweep and by `fabricx sweep ... sweep.report_only=true`.
 """
@@ -36,6 +38,13 @@ def write_report(study: optuna.Study, plan: SweepPlan, console: Console | None =
     write_trials_csv(trials, plan, plan.dir / "trials.csv")
     best = best_summary(study, plan)
     best["plots"] = write_plots(study, plan)
+    try:  # the page is a view of the study: never the sweep's failure
+        from fabricx.sweep.page import write_sweep_page
+
+        best["report"] = str(write_sweep_page(study, plan, best))
+    except Exception as err:
+        best["report"] = f"not written: {type(err).__name__}: {err}"
+        log.warning("the sweep's report.html was not written: %s: %s", type(err).__name__, err)
     runs.write_json(plan.dir / "best.json", best)
     _print(best, console or Console())
     return best

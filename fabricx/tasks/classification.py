@@ -10,12 +10,34 @@ import torch
 import torch.nn.functional as F
 from annotated_types import Interval
 from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, IterableDataset
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from fabricx.config.constraints import PositiveInt
 from fabricx.tasks.epoch_metrics import EpochMetrics
 from fabricx.tasks.schedules import configure
+
+
+def reads_a_shard(loader: Any) -> bool | None:
+    """Whether each DDP rank reads its own part of `loader`'s split (True), all of it (False),
+    or that cannot be told from the loader (None).
+
+    Lightning gives a DataLoader a DistributedSampler under DDP: a shard. fabricx's tensor
+    batches (fabricx.data.tensor_loader.TensorBatches) say their `world_size`; evaluation
+    ones read the whole split on every rank. A map-style DataLoader without a distributed
+    sampler reads it all too. An iterable dataset may shard itself: None.
+    """
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    for sampler in (getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None)):
+        if isinstance(sampler, DistributedSampler):
+            return True
+    world_size = getattr(loader, "world_size", None)
+    if isinstance(world_size, int):
+        return world_size > 1
+    if isinstance(loader, DataLoader) and not isinstance(loader.dataset, IterableDataset):
+        return False
+    return None
 
 
 class ClassificationTask(EpochMetrics, pl.LightningModule):
@@ -90,6 +112,8 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
         logits = self.model(**inputs)  # (B, num_classes)
         loss = F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
         self.metrics[f"{split}_metric"].update(logits.detach(), target)  # logged at epoch end
+        if split == "test":
+            self._count_confusion(logits.detach(), target)
         self.log_loss(split, loss, batch_size=target.shape[0])  # a dict batch has no single size
         return loss
 
@@ -101,6 +125,39 @@ class ClassificationTask(EpochMetrics, pl.LightningModule):
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self._step(batch, "test")
+
+    def on_test_epoch_start(self) -> None:
+        self.test_confusion: list[list[int]] | None = None
+        self._confusion = torch.zeros(
+            self.num_classes, self.num_classes, dtype=torch.long, device=self.device
+        )  # (true, predicted)
+
+    def _count_confusion(self, logits: torch.Tensor, target: torch.Tensor) -> None:
+        # On the device, no read back: a step of bincount, not a host-device sync per batch.
+        pred = logits.argmax(-1)  # (B,)
+        cells = target.flatten() * self.num_classes + pred.flatten()
+        counts = torch.bincount(cells, minlength=self.num_classes**2)  # (C*C,)
+        self._confusion += counts[: self.num_classes**2].view(self.num_classes, -1)
+
+    def on_test_epoch_end(self) -> None:
+        """Log the test metrics, and keep the test split's confusion matrix (over every
+        rank) as `test_confusion`: report.html shows it (fabricx.stages.report)."""
+        super().on_test_epoch_end()
+        confusion = self._confusion
+        if self.trainer.world_size > 1:
+            ranks = self.all_gather(confusion)  # (world, C, C)
+            # A sharded test split: the ranks' counts add up. A loader that every rank reads
+            # whole (fabricx's evaluation batches): every rank counted the same samples, and
+            # one rank's matrix is the split's. A loader fabricx cannot tell (an iterable
+            # dataset): ranks that counted alike read the same samples.
+            loaders = self.trainer.test_dataloaders
+            shards = {
+                reads_a_shard(loader)
+                for loader in (loaders if isinstance(loaders, (list, tuple)) else [loaders])
+            }
+            whole = shards == {False} or (shards != {True} and bool((ranks == ranks[0]).all()))
+            confusion = ranks[0] if whole else ranks.sum(0)
+        self.test_confusion = confusion.tolist()
 
     def configure_optimizers(self) -> Any:
         return configure(self, self.optimizer_factory, self.scheduler_factory)

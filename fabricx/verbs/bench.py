@@ -22,4 +22,4 @@ def run(cfg: DictConfig, job: Job) -> None:
     bench_cfg: BenchRunConfig = to_typed(cfg)
     run_dir, _, saved = saved_for_verb(bench_cfg, bench=bench_cfg.bench)
     ctx = open_for_verb(bench_cfg, run_dir, saved, "bench", replaces=("bench/",))
-    run_stages(ctx, ["bench", "summary"])
+    run_stages(ctx, ["bench", "summary", "report"])

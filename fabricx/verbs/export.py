@@ -39,7 +39,7 @@ def run(cfg: DictConfig, job: Job) -> None:
         export_cfg, run_dir, saved, "export", replaces=("verify/", "export/", f"test/{name}_")
     )
     _remove_other_targets(ctx)
-    run_stages(ctx, ["export", *(["verify"] if export_cfg.verify else []), "summary"])
+    run_stages(ctx, ["export", *(["verify"] if export_cfg.verify else []), "summary", "report"])
     raise_if_skipped(ctx)
 
 

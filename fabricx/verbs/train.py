@@ -83,12 +83,13 @@ def train(
 def plan(cfg: TrainConfig) -> list[str]:
     """The stages to run, in flow order; export and verify drop out with export=none.
 
-    summary always runs last: it reports whatever ran, also for `stages=[fit,test]`.
+    summary and report always run last: they report whatever ran, also for
+    `stages=[fit,test]`.
     """
     chosen = [s for s in STAGES if s in cfg.stages and s != "summary"]
     if not cfg.export.targets:
         chosen = [s for s in chosen if s not in ("export", "verify")]
-    return [*chosen, "summary"]
+    return [*chosen, "summary", "report"]
 
 
 def _log_config_digest(typed: TrainConfig) -> None:
@@ -127,3 +128,5 @@ def _record_start(typed: TrainConfig, job: Job, resume_from: Path | None) -> Non
             seed=typed.seed,
             launched_by=job.launched_by,
         )
+    if rank_zero_only.rank == 0:  # `fabricx runs` tells a running run by its process
+        directory.record_process(job.run_dir)

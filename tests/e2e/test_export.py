@@ -41,6 +41,9 @@ def test_export_verb_adds_every_target_to_the_run(unexported_run: Path, tmp_path
     assert {"val/acc", "test/acc", "test/acc_onnx_int8"} <= set(record["metrics"])
     assert checkpoint.stat().st_mtime == before  # nothing was trained or saved again
     assert not (tmp_path / "runs").exists()
+    # The run's page, written again: the new artifacts' parity is on it.
+    page = (unexported_run / "report.html").read_text()
+    assert "model.int8.onnx" in page and "test/acc_onnx_int8" in page
 
 
 def test_eval_verifies_what_was_exported_later_and_a_subset_export_drops_the_rest(

@@ -88,6 +88,10 @@ def test_two_workers_prune_record_a_failed_trial_and_report(tmp_path: Path):
     assert best["trials"]["pruned"] >= 1 and best["trials"]["fail"] == 1
     for plot in ("history.png", "intermediate.png", "importances.png"):
         assert (sweep_dir / plot).stat().st_size > 1000, best["plots"]
+    # The sweep's page links every trial's own page, the pruned and the failed one too.
+    page = (sweep_dir / "report.html").read_text()
+    assert best["report"] == str(sweep_dir / "report.html")
+    assert page.count(">report</a>") >= 6 and page.count("<svg") == 3
     # One command trains the best trial in full: its values, every stage but export. The
     # sweep ran with --config-dir: a sweep directory is data, so the user names it again.
     full = run_cli("train", "--config-dir", str(conf), f"from_sweep={sweep_dir}",

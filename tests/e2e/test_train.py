@@ -33,7 +33,7 @@ def test_default_run_reaches_95_percent_and_verifies_onnx(default_run):
     assert abs(record["metrics"]["test/acc_onnx"] - record["metrics"]["test/acc"]) <= 0.005
     # Each stage's wall time, and the whole job's: within the command's own wall time.
     times = {k: v for k, v in record["metrics"].items() if k.startswith("time/")}
-    stages = ("setup", "fit", "test", "export", "verify", "bench", "close_trackers")
+    stages = ("setup", "fit", "test", "export", "verify", "bench", "close_trackers", "report")
     assert set(times) == {f"time/{s}_s" for s in (*stages, "total")}
     assert sum(times[f"time/{s}_s"] for s in stages) <= times["time/total_s"] + 1e-6
     assert times["time/total_s"] < default_run.seconds
@@ -66,6 +66,9 @@ def test_run_directory_layout(default_run):
         "provenance.json",
         "metrics.csv",
         "metrics.json",
+        "report.html",  # the page (tests/e2e/test_report.py opens it in a browser)
+        "confusion.json",  # the test split's, for the page
+        "job.json",  # the process that ran it: `fabricx runs` tells a running run
     ):
         assert (run_dir / name).is_file(), name
     assert (run_dir / "command.txt").read_text().startswith("fabricx train")
@@ -335,6 +338,8 @@ def test_ddp_two_cpu_ranks_share_one_run_directory(tmp_path: Path):
     assert (run_dir / "train_ddp_process_1.log").is_file()  # rank 1 ran, in the same directory
     assert len(find_offline_runs(run_dir / "wandb")) == 1  # only rank 0 logs to W&B
     assert read_json(run_dir / "metrics.json")["stages"]["verify"] == "ok"
+    # The test confusion matrix counts the digits test split once (every rank reads it whole).
+    assert sum(map(sum, read_json(run_dir / "confusion.json")["matrix"])) == 270
 
 
 @pytest.mark.parametrize(
