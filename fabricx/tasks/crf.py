@@ -76,7 +76,8 @@ def crf_from_metadata(metadata: dict[str, Any]) -> CRF:
         session = onnxruntime.InferenceSession("export/model.onnx")
         crf = crf_from_metadata(session.get_modelmeta().custom_metadata_map)
         emissions = torch.from_numpy(session.run(None, inputs)[0])
-        tags = crf_decode(crf, emissions, labels_or_mask)
+        scored = torch.where(torch.from_numpy(inputs["attention_mask"]) > 0, 0, IGNORE)
+        tags = crf_decode(crf, emissions, scored)  # (B, T) label ids
     """
     params = json.loads(metadata[METADATA_KEY])
     crf = CRF(len(params["start_transitions"]), batch_first=True)

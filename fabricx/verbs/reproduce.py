@@ -65,7 +65,9 @@ def run(
 def _results(sweep_dir: Path, metric: str) -> list[dict[str, Any]]:
     """Per job directory (one per seed): its seed, status and the metric's value."""
     results = []
-    for job in sorted((p for p in sweep_dir.iterdir() if p.is_dir()), key=lambda p: p.name):
+    # A job directory per seed; hidden ones are the launcher's own (submitit's .submitit/).
+    jobs = (p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for job in sorted(jobs, key=lambda p: p.name):
         record = (
             json.loads((job / "metrics.json").read_text())
             if (job / "metrics.json").is_file()

@@ -98,7 +98,7 @@ def _decoded_f1_from_the_file_alone(run_dir: Path, data: Path, expected: float) 
 def test_recipe_killed_mid_epoch_and_resumed_ends_with_the_same_weights(tmp_path: Path):
     # 240 sentences in batches of 10: 24 steps an epoch; a checkpoint every 5 steps.
     data = write_conll(tmp_path / "conll")
-    args = [*SMALL, f"data.path={data}", "trainer.max_epochs=2",
+    args = [*SMALL, "experiment=default", f"data.path={data}", "trainer.max_epochs=2",
             "callbacks.checkpoint.every_n_train_steps=5", "stages=[fit]", "export=none",
             "logger=csv"]  # fmt: skip
     runs = kill_and_resume(tmp_path, args, steps_per_epoch=24, threads=1)

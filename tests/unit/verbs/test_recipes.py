@@ -56,3 +56,22 @@ def test_a_recipe_of_your_own_config_folder_joins_the_shipped_ones(tmp_path: Pat
     assert (cfg.experiment, cfg.trainer["max_epochs"]) == ("mine", 3)
     shipped = validate("train", ["recipe=digits_mlp"], config_dir=str(tmp_path))
     assert shipped.experiment == "digits_mlp"
+
+
+def test_reproduce_reads_one_result_per_seed_and_skips_the_launchers_folders(tmp_path: Path):
+    """hydra/launcher=local (submitit) keeps its own .submitit/ beside the seeds' jobs: it is
+    no seed, so it is no failed seed either."""
+    from fabricx.verbs.reproduce import _results
+
+    for seed, value in ((0, 0.8), (1, 0.9)):
+        job = tmp_path / str(seed)
+        job.mkdir()
+        (job / "config.yaml").write_text(f"seed: {seed}\n")
+        record = {"status": "ok", "metrics": {"test/f1": value, "time/total_s": 60.0 * (seed + 1)}}
+        (job / "metrics.json").write_text(json.dumps(record))
+    (tmp_path / ".submitit" / "123_0").mkdir(parents=True)
+    results = _results(tmp_path, "test/f1")
+    assert [(r["seed"], r["value"], r["seconds"]) for r in results] == [
+        (0, 0.8, 60.0),
+        (1, 0.9, 120.0),
+    ]
