@@ -15,7 +15,6 @@ network. Written at the end of every run (fabricx.stages.report) and by
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from fabricx.pages import entities
 from fabricx.pages.curves import curves_html
 from fabricx.pages.figures import latency_figure
 from fabricx.pages.html import cards, esc, figure, fmt, page, section, svg_of, table, write_page
+from fabricx.runs.directory import read_json_object
 
 REPORT_FILE = "report.html"
 CONFUSION_FILE = "confusion.json"
@@ -36,7 +36,7 @@ def write_run_report(run_dir: Path, record: dict[str, Any] | None = None) -> Pat
 
 
 def build_run_page(run_dir: Path, record: dict[str, Any] | None = None) -> str:
-    record = record if record is not None else _json(run_dir / "metrics.json")
+    record = record if record is not None else read_json_object(run_dir / "metrics.json")
     metric = record.get("metric") or {}
     metric_name = str(metric.get("name") or "")
     short = metric_name.split("/", 1)[-1] if metric_name else None
@@ -104,7 +104,7 @@ def _group_order(key: str) -> int:
 
 
 def _parity(run_dir: Path) -> str:
-    report = _json(run_dir / "export" / "verify.json")
+    report = read_json_object(run_dir / "export" / "verify.json")
     artifacts = report.get("artifacts") or {}
     if not artifacts:
         return ""
@@ -142,7 +142,7 @@ def _passed(value: Any) -> str:
 
 
 def _latency(run_dir: Path) -> str:
-    bench = _json(run_dir / "bench.json")
+    bench = read_json_object(run_dir / "bench.json")
     rows = [r for r in bench.get("rows") or [] if r.get("p50_ms") and r.get("batch_size")]
     if not rows:
         return ""
@@ -157,7 +157,7 @@ def _latency(run_dir: Path) -> str:
 
 
 def _test_split(run_dir: Path) -> str:
-    confusion = _json(run_dir / CONFUSION_FILE)
+    confusion = read_json_object(run_dir / CONFUSION_FILE)
     if confusion.get("matrix"):
         return section("Test split: confusion matrix", confusion_table(confusion))
     path = run_dir / PREDICTIONS_FILE
@@ -200,7 +200,7 @@ def confusion_table(confusion: dict[str, Any]) -> str:
 
 
 def _provenance(run_dir: Path) -> str:
-    prov = _json(run_dir / "provenance.json")
+    prov = read_json_object(run_dir / "provenance.json")
     parts = []
     command = _text(run_dir / "command.txt")
     if command:
@@ -225,14 +225,6 @@ def _provenance(run_dir: Path) -> str:
         rows.append(["packages", " ".join(f"{k}=={v}" for k, v in packages.items())])
         parts.append(table(["", ""], [[k, str(v)] for k, v in rows]))
     return section("Provenance", *parts)
-
-
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _text(path: Path) -> str:

@@ -66,6 +66,17 @@ def record_start(
     write_json(run_dir / "provenance.json", provenance(seed))
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A run file's JSON object (metrics.json, provenance.json, ...); {} when the file is
+    missing, unreadable, cut short by a kill, or not an object: readers of many runs skip
+    what a run never wrote."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def record_process(run_dir: Path) -> Path:
     """job.json: the process running the run now (pid, host, time), rewritten by a resume.
 

@@ -19,7 +19,6 @@ existed) is judged by the same file times.
 from __future__ import annotations
 
 import datetime
-import json
 import math
 import operator
 import os
@@ -33,6 +32,7 @@ from typing import Any
 import yaml
 
 from fabricx.errors import ConfigError, did_you_mean
+from fabricx.runs.directory import read_json_object
 
 JOB_FILE = "job.json"
 ACTIVE_S = 15 * 60  # a file written this recently: the run on another host is still going
@@ -102,8 +102,8 @@ def find_run_dirs(root: Path) -> Iterator[Path]:
 
 def read_row(run_dir: Path, now: float | None = None) -> RunRow:
     """One run's row from its small files; a missing or torn file leaves its fields empty."""
-    record = _read_json(run_dir / "metrics.json")
-    provenance = _read_json(run_dir / "provenance.json")
+    record = read_json_object(run_dir / "metrics.json")
+    provenance = read_json_object(run_dir / "provenance.json")
     metric = record.get("metric") or {}
     metrics = {k: v for k, v in (record.get("metrics") or {}).items() if _is_number(v)}
     git = provenance.get("git") or {}
@@ -126,7 +126,7 @@ def read_row(run_dir: Path, now: float | None = None) -> RunRow:
 
 def run_status(run_dir: Path, record: dict[str, Any], now: float | None = None) -> str:
     """ok, failed, preempted, pruned, terminated, interrupted (the record's), running, lost."""
-    job = _read_json(run_dir / JOB_FILE)
+    job = read_json_object(run_dir / JOB_FILE)
     record_time = _mtime(run_dir / "metrics.json")
     job_time = _mtime(run_dir / JOB_FILE)
     newer_job = job and (record_time is None or (job_time or 0) > record_time)
@@ -310,14 +310,6 @@ def _started(run_dir: Path) -> str | None:
     if when is None:
         return None
     return datetime.datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _read_yaml_text(text: str) -> Any:

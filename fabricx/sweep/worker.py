@@ -31,6 +31,7 @@ from optuna.trial import TrialState
 
 from fabricx import internals
 from fabricx.errors import TrialPruned
+from fabricx.runs.directory import read_json_object
 from fabricx.runs.job import TRIAL_ENV
 from fabricx.sweep import study as studies
 from fabricx.sweep.plan import SweepPlan
@@ -166,7 +167,7 @@ def outcome(
     code: int, run_dir: Path, plan: SweepPlan
 ) -> tuple[TrialState, list[float] | None, str | None]:
     """(state, objective values, error) of a finished trial process."""
-    record = _read_json(run_dir / "metrics.json")
+    record = read_json_object(run_dir / "metrics.json")
     if code == TrialPruned.exit_code:
         return TrialState.PRUNED, None, None
     if code != 0:
@@ -182,13 +183,6 @@ def outcome(
             "check sweep.objectives and the trial's stages.",
         )
     return TrialState.COMPLETE, [float(metrics[o["metric"]]) for o in plan.objectives], None
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _last_error(run_dir: Path) -> str:

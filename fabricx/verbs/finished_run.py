@@ -27,6 +27,7 @@ from fabricx.config.schema import (
     StrategyConfig,
     TrainConfig,
 )
+from fabricx.runs.directory import read_json_object
 from fabricx.runs.saved_config import load_saved_config
 from fabricx.stages.context import RunContext
 
@@ -158,8 +159,4 @@ def open_for_verb(
 
 def read_record(path: Path) -> dict[str, Any]:
     """The run's metrics.json; {} when it has none (killed) or it cannot be read."""
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    return read_json_object(path)
