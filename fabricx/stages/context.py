@@ -92,9 +92,10 @@ class RunContext:
     def record(self, status: str) -> dict[str, Any]:
         """metrics.json: final metrics, "the metric", stage statuses, weights used, files.
 
-        For a verb on a finished run (`verb`), the run's own status, error and stop stay as
-        training left them; the verb's outcome goes under "verbs", so a failed or stopped
-        export never turns a finished run into a failed one.
+        For a verb on a finished run (`verb`), the run's own status, error, stop and wall
+        times (`time/*`) stay as training left them; the verb's outcome and its own times go
+        under "verbs", so a failed or stopped export never turns a finished run into a failed
+        one, and the run's duration stays its own.
         """
         record = {
             "status": status,
@@ -111,9 +112,14 @@ class RunContext:
         if self.verb is None:
             return record
         kept = self.run_record
+        times = {key: value for key, value in self.metrics.items() if key.startswith("time/")}
+        run_times = {k: v for k, v in kept.get("metrics", {}).items() if k.startswith("time/")}
+        own = {key: value for key, value in self.metrics.items() if not key.startswith("time/")}
+        record["metrics"] = {**own, **run_times}
         outcome = {
             "status": status,
             "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "times": times,
             **{key: record.pop(key) for key in ("error", "interrupted") if key in record},
         }
         notes = {**kept.get("notes", {}), **self.notes}

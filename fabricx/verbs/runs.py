@@ -92,6 +92,10 @@ def _joined_sort(argv: list[str]) -> list[str]:
     return out
 
 
+# The long columns fold down to these widths at most; the others never fold.
+FOLDED_MIN_WIDTH = {"experiment": 10, "run": 18}
+
+
 def to_table(rows: list[RunRow], root: Path) -> Table:
     names = {r.metric_name for r in rows if r.metric_name}
     metric_header = next(iter(names)) if len(names) == 1 else "metric"
@@ -99,8 +103,16 @@ def to_table(rows: list[RunRow], root: Path) -> Table:
     for column in COLUMNS:
         header = metric_header if column == "metric" else column
         justify = "right" if column in ("metric", "duration") else "left"
-        # Only what differs wraps: every other cell is short and reads best on one line.
-        table.add_column(header, justify=justify, overflow="fold", no_wrap=column != "differs")
+        # The short columns keep their width, so a narrow terminal (or a pipe: 80 columns)
+        # folds the long ones (experiment, run, what differs) instead of hiding the status.
+        folds = column in ("experiment", "run", "differs")
+        table.add_column(
+            header,
+            justify=justify,
+            overflow="fold",
+            no_wrap=not folds,
+            min_width=FOLDED_MIN_WIDTH.get(column, 6) if folds else len(header),
+        )
     for row in rows:
         metric = "" if row.metric_value is None else f"{row.metric_value:.4f}"
         if len(names) > 1 and row.metric_name:

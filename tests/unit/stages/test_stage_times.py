@@ -44,3 +44,19 @@ def test_a_failing_stage_keeps_its_time(tmp_path: Path, monkeypatch):
     assert record["status"] == "failed" and record["stages"] == {"export": "failed"}
     assert record["metrics"]["time/export_s"] >= 0.02
     assert "time/total_s" in record["metrics"]
+
+
+def test_a_verb_on_a_finished_run_keeps_the_runs_own_times(tmp_path: Path, monkeypatch):
+    """`fabricx export run=...` records its own times under verbs.export; the run's duration
+    (time/total_s, what `fabricx runs` and report.html show) stays the training run's."""
+    monkeypatch.setitem(sequence.STAGE_RUNNERS, "export", lambda ctx: time.sleep(0.02))
+    ctx = _context(tmp_path)
+    ctx.verb = "export"
+    ctx.run_record = {"status": "ok", "metrics": {"time/total_s": 4856.0, "time/fit_s": 4700.0}}
+    ctx.metrics.update({"time/total_s": 4856.0, "time/fit_s": 4700.0, "test/acc": 0.9})
+    sequence.run_stages(ctx, ["export"])
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["metrics"]["time/total_s"] == 4856.0 and record["metrics"]["test/acc"] == 0.9
+    assert "time/export_s" not in record["metrics"]  # the verb's, not the run's
+    times = record["verbs"]["export"]["times"]
+    assert times["time/export_s"] >= 0.02 and times["time/total_s"] < 4856.0
