@@ -47,6 +47,10 @@ def test_recipe_trains_exports_with_its_crf_and_scores_as_conlleval(tmp_path: Pa
     scored = evaluate(lines)["overall"]["chunks"]["evals"]["f1"]
     assert scored == pytest.approx(f1, abs=1e-6)
 
+    # report.html scores the same file per entity type (seqeval's report on it).
+    page = (run_dir / "report.html").read_text()
+    assert "F1 per entity type" in page and ">PER<" in page and f"{f1:.4f}" in page
+
     # Verified through ONNX Runtime: the runtime's emissions, decoded by the CRF.
     verify = read_json(run_dir / "export" / "verify.json")
     assert set(verify["artifacts"]) == {"onnx", "onnx_int8"}
