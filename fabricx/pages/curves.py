@@ -9,8 +9,10 @@ draws once more to measure) and the legend sits below the panels, where it hides
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
+from fabricx.atomic import atomic_open
 from fabricx.pages.figures import COLORS, plain_log_ticks, pyplot
 from fabricx.pages.html import figure, svg_of
 
@@ -46,9 +48,10 @@ def split_series(rows: list[dict[str, str]], name: str) -> tuple[Series, Series]
     return {k: v for k, v in by_step.items() if v}, {k: v for k, v in by_epoch.items() if v}
 
 
-def curves_html(rows: list[dict[str, str]], names: list[str]) -> str:
+def curves_html(rows: list[dict[str, str]], names: list[str], png: Path | None = None) -> str:
     """One figure: a row per name (loss, the metric), by step on the left and by epoch on the
-    right; "" when metrics.csv has none of them."""
+    right; "" when metrics.csv has none of them. With `png`, the same figure is also saved
+    there (curves.png: for slides, a README, a tracker), written atomically."""
     drawn = [(name, *split_series(rows, name)) for name in names]
     drawn = [(name, by_step, by_epoch) for name, by_step, by_epoch in drawn if by_step or by_epoch]
     if not drawn:
@@ -73,6 +76,9 @@ def curves_html(rows: list[dict[str, str]], names: list[str]) -> str:
     order = [label for label, _ in _ROLES.values() if label in seen]
     _legend_below(fig, [seen[label] for label in order], order, columns=len(order))
     caption = f"{' and '.join(name for name, _, _ in drawn)}: train and val, by step and by epoch"
+    if png is not None:
+        with atomic_open(png, "wb") as f:
+            fig.savefig(f, format="png", dpi=100)
     return figure(svg_of(fig), caption)
 
 

@@ -26,6 +26,7 @@ from fabricx.runs.directory import read_json_object
 
 REPORT_FILE = "report.html"
 CONFUSION_FILE = "confusion.json"
+CURVES_PNG = "curves.png"  # the page's curves as a picture too (the design: plots as PNG too)
 PREDICTIONS_FILE = "test_predictions.conll"
 _GROUPS = ("test", "val", "train", "verify", "bench", "fit", "time")
 
@@ -73,7 +74,7 @@ def _curves(run_dir: Path, metric: str | None) -> str:
     if not rows:
         return ""
     names = list(dict.fromkeys(["loss", *([metric] if metric else [])]))
-    return section("Curves", curves_html(rows, names))
+    return section("Curves", curves_html(rows, names, png=run_dir / CURVES_PNG))
 
 
 def _metrics(record: dict[str, Any], metric_name: str) -> str:

@@ -67,6 +67,7 @@ def test_run_directory_layout(default_run):
         "metrics.csv",
         "metrics.json",
         "report.html",  # the page (tests/e2e/test_report.py opens it in a browser)
+        "curves.png",  # its curves as a picture too
         "confusion.json",  # the test split's, for the page
         "job.json",  # the process that ran it: `fabricx runs` tells a running run
     ):

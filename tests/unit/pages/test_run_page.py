@@ -43,6 +43,8 @@ def test_a_page_holds_curves_metrics_and_provenance_and_nothing_remote(tmp_path:
     assert "<script" not in html
     assert not re.search(r"(src|href)=['\"]?https?:", html)
     assert path.stat().st_size < 150_000
+    # The curves as a picture too, beside the page.
+    assert (run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Sections whose files are absent are left out, not shown empty.
     for absent in ("parity", "Latency", "confusion", "entity type"):
         assert absent not in html
