@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from fabricx.stages.context import RunContext
 
-PREDICTIONS = {"token_tags": "test_predictions.conll"}
-
 
 def run(ctx: RunContext) -> None:
     ctx.use_checkpoint()
@@ -14,6 +12,6 @@ def run(ctx: RunContext) -> None:
     ctx.metrics.update({k: float(v) for k, v in results[0].items()})
     write = getattr(ctx.task, "write_test_predictions", None)
     if callable(write) and ctx.trainer.is_global_zero:
-        path = ctx.out_dir / PREDICTIONS["token_tags"]
-        if write(path, ctx.datamodule):
+        path = write(ctx.out_dir, ctx.datamodule)
+        if path is not None:
             ctx.artifacts["test_predictions"] = path

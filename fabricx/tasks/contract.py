@@ -19,9 +19,9 @@ tell fabricx more (docs/user-code.md has the whole contract).
   `{0: "batch", 1: "sequence"}`); `export_output_names`: names for the graph's outputs.
 - `export_metadata() -> dict[str, str]`: strings stored in every exported ONNX file's
   metadata (the labels; a CRF's transitions, which decode the graph's scores).
-- `write_test_predictions(path, datamodule)`: called on rank 0 after the test split is
-  scored, to write the predictions in the field's own format (a token tagger:
-  test_predictions.conll, conlleval's input).
+- `write_test_predictions(out_dir, datamodule) -> Path | None`: called on rank 0 after the
+  test split is scored, to write the predictions in the field's own format into `out_dir`
+  (a token tagger: test_predictions.conll, conlleval's input); returns the file written.
 
 fabricx exports the task's own `forward`, in eval mode, in fp32 on the CPU.
 """

@@ -108,14 +108,15 @@ class TokenClassificationTask(EpochMetrics, pl.LightningModule):
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "test")
 
-    def write_test_predictions(self, path: Path, datamodule: Any) -> bool:
-        """The test split's tags as `word gold predicted` lines, a blank line after each
-        sentence: the CoNLL scoring script's input (`perl conlleval.pl < path`). Words come
-        from the datamodule's test sentences when they line up with the scored positions
-        (one process, no sub-word pieces scored), else "_"."""
+    def write_test_predictions(self, out_dir: Path, datamodule: Any) -> Path | None:
+        """test_predictions.conll in `out_dir`: the test split's tags as `word gold
+        predicted` lines, a blank line after each sentence, the CoNLL scoring script's
+        input (`perl conlleval.pl < test_predictions.conll`). Words come from the
+        datamodule's test sentences when they line up with the scored positions (one
+        process, no sub-word pieces scored), else "_". None when nothing was scored."""
         y_true, y_pred = self.metrics["test_metric"].sequences
         if not y_true:
-            return False
+            return None
         sentences = getattr(datamodule, "sentences", {}).get("test", [])
         words = [s.tokens for s in sentences]
         if len(words) != len(y_true) or any(
@@ -126,8 +127,7 @@ class TokenClassificationTask(EpochMetrics, pl.LightningModule):
         for sentence, gold, pred in zip(words, y_true, y_pred, strict=True):
             lines += [f"{w} {g} {p}" for w, g, p in zip(sentence, gold, pred, strict=True)]
             lines.append("")
-        runs.write_text(path, "\n".join(lines))
-        return True
+        return runs.write_text(out_dir / "test_predictions.conll", "\n".join(lines))
 
     def export_metadata(self) -> dict[str, str]:
         """Written into every exported ONNX file: the tags, and the CRF that decodes them."""
