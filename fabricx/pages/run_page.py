@@ -22,12 +22,11 @@ from fabricx.pages import entities
 from fabricx.pages.curves import curves_html
 from fabricx.pages.figures import latency_figure
 from fabricx.pages.html import cards, esc, figure, fmt, page, section, svg_of, table, write_page
-from fabricx.runs.directory import read_json_object
+from fabricx.runs.directory import TEST_PREDICTIONS_FILE, read_json_object
 
 REPORT_FILE = "report.html"
 CONFUSION_FILE = "confusion.json"
 CURVES_PNG = "curves.png"  # the page's curves as a picture too (the design: plots as PNG too)
-PREDICTIONS_FILE = "test_predictions.conll"
 _GROUPS = ("test", "val", "train", "verify", "bench", "fit", "time")
 
 
@@ -161,7 +160,7 @@ def _test_split(run_dir: Path) -> str:
     confusion = read_json_object(run_dir / CONFUSION_FILE)
     if confusion.get("matrix"):
         return section("Test split: confusion matrix", confusion_table(confusion))
-    path = run_dir / PREDICTIONS_FILE
+    path = run_dir / TEST_PREDICTIONS_FILE
     if path.is_file():
         scores = entities.per_type_f1(path)
         if scores:
@@ -172,7 +171,8 @@ def _test_split(run_dir: Path) -> str:
             return section(
                 "Test split: F1 per entity type",
                 table(["entity type", "precision", "recall", "F1", "support"], rows, highlight),
-                f"<p class='note'>seqeval on {esc(PREDICTIONS_FILE)} (word, gold, predicted).</p>",
+                f"<p class='note'>seqeval on {esc(TEST_PREDICTIONS_FILE)} "
+                "(word, gold, predicted).</p>",
             )
     return ""
 

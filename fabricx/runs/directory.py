@@ -66,6 +66,11 @@ def record_start(
     write_json(run_dir / "provenance.json", provenance(seed))
 
 
+# A token tagger's test predictions, `word gold predicted` per line (conlleval's input): the
+# task writes it (write_test_predictions), report.html reads it.
+TEST_PREDICTIONS_FILE = "test_predictions.conll"
+
+
 def read_json_object(path: Path) -> dict[str, Any]:
     """A run file's JSON object (metrics.json, provenance.json, ...); {} when the file is
     missing, unreadable, cut short by a kill, or not an object: readers of many runs skip

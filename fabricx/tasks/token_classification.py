@@ -127,7 +127,7 @@ class TokenClassificationTask(EpochMetrics, pl.LightningModule):
         for sentence, gold, pred in zip(words, y_true, y_pred, strict=True):
             lines += [f"{w} {g} {p}" for w, g, p in zip(sentence, gold, pred, strict=True)]
             lines.append("")
-        return runs.write_text(out_dir / "test_predictions.conll", "\n".join(lines))
+        return runs.write_text(out_dir / runs.TEST_PREDICTIONS_FILE, "\n".join(lines))
 
     def export_metadata(self) -> dict[str, str]:
         """Written into every exported ONNX file: the tags, and the CRF that decodes them."""

@@ -48,6 +48,7 @@ def _to_iob2(line: str) -> str:
 def vocabulary_effect(run_dir: Path, seed: int = 0) -> dict[str, Any]:
     from seqeval.metrics import f1_score
 
+    from fabricx.data.conll_words import UNK
     from fabricx.data.labels import IGNORE
     from fabricx.tasks.crf import crf_decode
     from fabricx.verbs.finished_run import open_run
@@ -95,7 +96,7 @@ def vocabulary_effect(run_dir: Path, seed: int = 0) -> dict[str, Any]:
         "test_tokens": len(tokens),
         "test_tokens_unseen_exact_form": sum(w in paper_ids for w in tokens),
         "test_tokens_unseen_normalized": sum(
-            dm._encode("test")[i]["word_ids"].count(1) for i in range(len(test))
+            row["word_ids"].count(UNK) for row in dm.samples("test")
         ),
     }
 
